@@ -1,0 +1,213 @@
+"""Testing helpers: the test client, its environment builder and the CLI runner.
+
+``app.test_client()`` sends requests straight to the WSGI app, keeps cookies between
+requests, can follow redirects, and lets a test edit the session with
+``session_transaction()``. ``with client:`` keeps the last request's context pushed after
+each request so ``request``, ``session`` and ``g`` can be inspected.
+"""
+
+from __future__ import annotations
+
+import typing as t
+from contextlib import ExitStack, contextmanager
+from copy import copy
+from functools import cache
+from types import TracebackType
+from urllib.parse import urlsplit
+
+import werkzeug.test
+from click.testing import CliRunner, Result
+from werkzeug.test import TestResponse
+from werkzeug.wrappers import Request as BaseRequest
+
+if t.TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIEnvironment
+
+    from .app import Flask
+    from .sessions import SessionMixin
+
+
+@cache
+def _werkzeug_version() -> str:
+    from importlib.metadata import version
+
+    return version("werkzeug")
+
+
+class EnvironBuilder(werkzeug.test.EnvironBuilder):
+    """werkzeug's ``EnvironBuilder`` with defaults taken from the application.
+
+    The host defaults to ``SERVER_NAME`` (else ``localhost``), the path is placed under
+    ``APPLICATION_ROOT`` and the scheme is ``PREFERRED_URL_SCHEME``. JSON bodies are encoded
+    with the app's JSON provider.
+    """
+
+    def __init__(
+        self,
+        app: Flask,
+        path: str = "/",
+        base_url: str | None = None,
+        subdomain: str | None = None,
+        url_scheme: str | None = None,
+        *args: t.Any,
+        **kwargs: t.Any,
+    ) -> None:
+        if base_url is not None and (subdomain or url_scheme):
+            raise TypeError(
+                "Pass either 'base_url' or 'subdomain'/'url_scheme', not both: base_url "
+                "already contains the host and scheme."
+            )
+        if base_url is None:
+            parts = urlsplit(path)
+            host = parts.netloc or app.config.get("SERVER_NAME") or "localhost"
+            if subdomain and not parts.netloc:
+                host = f"{subdomain}.{host}"
+            scheme = parts.scheme or url_scheme or app.config["PREFERRED_URL_SCHEME"]
+            root = app.config["APPLICATION_ROOT"].lstrip("/")
+            base_url = f"{scheme}://{host}/{root}"
+            path = parts.path + (f"?{parts.query}" if parts.query else "")
+        self.app = app
+        super().__init__(path, base_url, *args, **kwargs)
+
+    def json_dumps(self, obj: t.Any, **kwargs: t.Any) -> str:
+        """Encode a ``json=`` body with the app's JSON provider."""
+        return self.app.json.dumps(obj, **kwargs)
+
+
+class FlaskClient(werkzeug.test.Client):
+    """The test client returned by :meth:`Flask.test_client`."""
+
+    application: Flask
+
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.preserve_context = False
+        self._new_contexts: list[t.ContextManager[t.Any]] = []
+        self._context_stack = ExitStack()
+        #: Defaults for every request's WSGI environment; tests may change them.
+        self.environ_base: dict[str, t.Any] = {
+            "REMOTE_ADDR": "127.0.0.1",
+            "HTTP_USER_AGENT": f"Werkzeug/{_werkzeug_version()}",
+        }
+
+    @contextmanager
+    def session_transaction(
+        self, *args: t.Any, **kwargs: t.Any
+    ) -> t.Iterator[SessionMixin]:
+        """Open the client's session for editing; changes are stored when the block ends.
+
+        Arguments are those of :meth:`Flask.test_request_context` (for a session tied to a
+        particular path or host).
+        """
+        if self._cookies is None:
+            raise TypeError(
+                "session_transaction() needs cookies: create the client with "
+                "app.test_client(use_cookies=True)."
+            )
+        app = self.application
+        ctx = app.test_request_context(*args, **kwargs)
+        self._add_cookies_to_wsgi(ctx.request.environ)
+        interface = app.session_interface
+        with ctx:
+            sess = interface.open_session(app, ctx.request)
+        if sess is None:
+            raise RuntimeError(
+                "The session interface opened no session (is SECRET_KEY set?): set "
+                "app.secret_key before using session_transaction()."
+            )
+        yield sess
+        if interface.is_null_session(sess):
+            return
+        resp = app.response_class()
+        with ctx:
+            interface.save_session(app, sess, resp)
+        self._update_cookies_from_response(
+            ctx.request.host.partition(":")[0],
+            ctx.request.path,
+            resp.headers.getlist("Set-Cookie"),
+        )
+
+    def _copy_environ(self, other: WSGIEnvironment) -> WSGIEnvironment:
+        out = {**self.environ_base, **other}
+        if self.preserve_context:
+            out["werkzeug.debug.preserve_context"] = self._new_contexts.append
+        return out
+
+    def _request_from_builder_args(
+        self, args: tuple[t.Any, ...], kwargs: dict[str, t.Any]
+    ) -> BaseRequest:
+        kwargs["environ_base"] = self._copy_environ(kwargs.get("environ_base", {}))
+        builder = EnvironBuilder(self.application, *args, **kwargs)
+        try:
+            return builder.get_request()
+        finally:
+            builder.close()
+
+    def open(
+        self,
+        *args: t.Any,
+        buffered: bool = False,
+        follow_redirects: bool = False,
+        **kwargs: t.Any,
+    ) -> TestResponse:
+        """Send a request; takes :class:`EnvironBuilder` arguments, a builder, an environ
+        dict or a request object."""
+        first = args[0] if args else None
+        if isinstance(first, werkzeug.test.EnvironBuilder):
+            builder = copy(first)
+            builder.environ_base = self._copy_environ(builder.environ_base or {})
+            request = builder.get_request()
+        elif isinstance(first, dict):
+            request = EnvironBuilder.from_environ(
+                first, app=self.application, environ_base=self._copy_environ({})
+            ).get_request()
+        elif isinstance(first, BaseRequest):
+            request = copy(first)
+            request.environ = self._copy_environ(request.environ)
+        else:
+            request = self._request_from_builder_args(args, kwargs)
+
+        # Contexts preserved by the previous request end when the next one starts.
+        self._context_stack.close()
+        response = super().open(
+            request, buffered=buffered, follow_redirects=follow_redirects
+        )
+        response.json_module = self.application.json  # type: ignore[assignment]
+        while self._new_contexts:
+            self._context_stack.enter_context(self._new_contexts.pop())
+        return response
+
+    def __enter__(self) -> FlaskClient:
+        if self.preserve_context:
+            raise RuntimeError("This test client is already in a 'with' block; do not nest them.")
+        self.preserve_context = True
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_value: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.preserve_context = False
+        self._context_stack.close()
+
+
+class FlaskCliRunner(CliRunner):
+    """Invokes an app's CLI commands in tests (see :meth:`Flask.test_cli_runner`)."""
+
+    def __init__(self, app: Flask, **kwargs: t.Any) -> None:
+        self.app = app
+        super().__init__(**kwargs)
+
+    def invoke(  # type: ignore[override]
+        self, cli: t.Any = None, args: t.Any = None, **kwargs: t.Any
+    ) -> Result:
+        """Run ``cli`` (default: the app's command group) with ``args``."""
+        if cli is None:
+            cli = self.app.cli
+        if "obj" not in kwargs:
+            from .cli import ScriptInfo
+
+            kwargs["obj"] = ScriptInfo(create_app=lambda: self.app)
+        return super().invoke(cli, args, **kwargs)

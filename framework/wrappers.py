@@ -1,0 +1,151 @@
+"""``Request`` and ``Response``: werkzeug's wrappers with the application's limits and JSON.
+
+The request reads its size limits (``MAX_CONTENT_LENGTH``, ``MAX_FORM_MEMORY_SIZE``,
+``MAX_FORM_PARTS``) from the current application unless they were set on the request itself,
+and knows the URL rule, endpoint and blueprint it was routed to.
+"""
+
+from __future__ import annotations
+
+import typing as t
+
+from werkzeug.exceptions import BadRequest, HTTPException
+from werkzeug.wrappers import Request as _WerkzeugRequest
+from werkzeug.wrappers import Response as _WerkzeugResponse
+
+from . import json
+from .globals import _cv_app
+
+if t.TYPE_CHECKING:
+    from werkzeug.routing import Rule
+
+
+def _split_blueprint_path(name: str) -> list[str]:
+    """``"a.b.c"`` -> ``["a.b.c", "a.b", "a"]``: a nested blueprint and its parents."""
+    out = [name]
+    while "." in name:
+        name = name.rpartition(".")[0]
+        out.append(name)
+    return out
+
+
+class Request(_WerkzeugRequest):
+    """The request object used by default; ``request`` points at one of these.
+
+    Adds the routing results (:attr:`url_rule`, :attr:`view_args`, :attr:`endpoint`,
+    :attr:`blueprint`) and takes its body limits from the application's config.
+    """
+
+    json_module: t.Any = json
+
+    #: The :class:`~werkzeug.routing.Rule` that matched, or ``None`` before matching or
+    #: when matching failed.
+    url_rule: Rule | None = None
+
+    #: The values the rule extracted from the URL, or ``None`` if matching failed.
+    view_args: dict[str, t.Any] | None = None
+
+    #: The routing error (404, 405, redirect) to raise when dispatching, if any.
+    routing_exception: HTTPException | None = None
+
+    _max_content_length: int | None = None
+    _max_form_memory_size: int | None = None
+    _max_form_parts: int | None = None
+
+    @property
+    def max_content_length(self) -> int | None:
+        """The largest body, in bytes, this request accepts (``MAX_CONTENT_LENGTH``).
+
+        Set it on the request (for example in a ``before_request`` hook for one upload
+        route) to override the application's config for this request only.
+        """
+        if self._max_content_length is not None:
+            return self._max_content_length
+        ctx = _cv_app.get(None)
+        if ctx is None:
+            return super().max_content_length
+        return ctx.app.config["MAX_CONTENT_LENGTH"]  # type: ignore[no-any-return]
+
+    @max_content_length.setter
+    def max_content_length(self, value: int | None) -> None:
+        self._max_content_length = value
+
+    @property
+    def max_form_memory_size(self) -> int | None:
+        """The largest non-file form field, in bytes (``MAX_FORM_MEMORY_SIZE``)."""
+        if self._max_form_memory_size is not None:
+            return self._max_form_memory_size
+        ctx = _cv_app.get(None)
+        if ctx is None:
+            return super().max_form_memory_size
+        return ctx.app.config["MAX_FORM_MEMORY_SIZE"]  # type: ignore[no-any-return]
+
+    @max_form_memory_size.setter
+    def max_form_memory_size(self, value: int | None) -> None:
+        self._max_form_memory_size = value
+
+    @property
+    def max_form_parts(self) -> int | None:
+        """The largest number of multipart parts (``MAX_FORM_PARTS``)."""
+        if self._max_form_parts is not None:
+            return self._max_form_parts
+        ctx = _cv_app.get(None)
+        if ctx is None:
+            return super().max_form_parts
+        return ctx.app.config["MAX_FORM_PARTS"]  # type: ignore[no-any-return]
+
+    @max_form_parts.setter
+    def max_form_parts(self, value: int | None) -> None:
+        self._max_form_parts = value
+
+    @property
+    def endpoint(self) -> str | None:
+        """The endpoint of the matched rule, or ``None``."""
+        rule = self.url_rule
+        return rule.endpoint if rule is not None else None
+
+    @property
+    def blueprint(self) -> str | None:
+        """The dotted name of the blueprint that handles this request, or ``None``."""
+        endpoint = self.endpoint
+        if endpoint is not None and "." in endpoint:
+            return endpoint.rpartition(".")[0]
+        return None
+
+    @property
+    def blueprints(self) -> list[str]:
+        """The current blueprint and its parents, innermost first; empty for app routes."""
+        name = self.blueprint
+        if name is None:
+            return []
+        return _split_blueprint_path(name)
+
+    def on_json_loading_failed(self, e: ValueError | None) -> t.Any:
+        # The decoder's message can echo the body back; show it only when debugging.
+        try:
+            return super().on_json_loading_failed(e)
+        except BadRequest as error:
+            ctx = _cv_app.get(None)
+            if ctx is not None and ctx.app.debug:
+                raise
+            raise BadRequest() from error
+
+
+class Response(_WerkzeugResponse):
+    """The response object used by default: HTML unless told otherwise.
+
+    ``Location`` headers are left as given (relative URLs allowed), and cookies larger than
+    ``MAX_COOKIE_SIZE`` produce a warning, as in Flask.
+    """
+
+    default_mimetype: str | None = "text/html"
+    json_module = json
+    autocorrect_location_header = False
+
+    @property
+    def max_cookie_size(self) -> int:  # type: ignore[override]
+        """The ``MAX_COOKIE_SIZE`` of the current application, else werkzeug's default."""
+        ctx = _cv_app.get(None)
+        if ctx is not None:
+            return ctx.app.config["MAX_COOKIE_SIZE"]  # type: ignore[no-any-return]
+        return super().max_cookie_size
