@@ -30,9 +30,10 @@ def main(argv: list[str]) -> int:
 
     app = fm.Flask("bench_hello")
 
-    @app.route("/")
     def index() -> str:
         return "Hello World!"
+
+    app.add_url_rule("/", view_func=index)
 
     environ: dict[str, Any] = {
         "REQUEST_METHOD": "GET",

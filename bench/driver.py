@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from io import BytesIO
 from types import TracebackType
@@ -38,7 +38,7 @@ def make_environ(spec: RequestSpec) -> WSGIEnvironment:
         method=spec.method,
         data=spec.data,
         content_type=spec.content_type,
-        headers=spec.headers,
+        headers=list(spec.headers.items()),
     )
     try:
         return builder.get_environ()

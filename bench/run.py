@@ -25,9 +25,9 @@ from typing import Any
 if __package__ in (None, ""):  # run as ``python bench/run.py``: make ``bench`` importable
     sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
-from bench import coldstart  # noqa: E402
-from bench.driver import check, make_caller, time_slice, warm_up  # noqa: E402
-from bench.scenarios import SCENARIOS  # noqa: E402
+from bench import coldstart
+from bench.driver import check, make_caller, time_slice, warm_up
+from bench.scenarios import SCENARIOS
 
 BASELINE = "flask"
 COLDSTART = "coldstart"
@@ -201,8 +201,7 @@ def to_json(
         cold_data: dict[str, Any] = {"runs": cold.runs, "error": cold.error}
         if cold.error is None:
             cold_data["median_ms"] = {
-                m: dict(zip(coldstart.PHASES, cold.median_ms(m), strict=True))
-                for m in cold.samples
+                m: dict(zip(coldstart.PHASES, cold.median_ms(m), strict=True)) for m in cold.samples
             }
         data["coldstart"] = cold_data
     return data

@@ -15,20 +15,21 @@ from functools import cached_property
 from itertools import chain
 
 from werkzeug.exceptions import Aborter
-from werkzeug.routing import BuildError, Map, Rule
-from werkzeug.urls import quote as _url_quote
+from werkzeug.routing import Map, Rule
 from werkzeug.utils import redirect as _werkzeug_redirect
 
 from . import typing as ft
 from .config import Config, ConfigAttribute
 from .ctx import AppContext, RequestContext, _AppCtxGlobals
 from .dispatch import DispatchMixin
-from .globals import _cv_app, _cv_request
+from .globals import _cv_request
 from .helpers import get_debug_flag, get_load_dotenv
 from .json.provider import DefaultJSONProvider, JSONProvider
-from .scaffold import Scaffold, find_package, setupmethod
+from .routing import RoutingMixin
+from .scaffold import find_package, setupmethod
 from .sessions import SecureCookieSessionInterface, SessionInterface
-from .wrappers import Request, Response, _split_blueprint_path
+from .templating import _default_template_ctx_processor
+from .wrappers import Request, Response
 
 if t.TYPE_CHECKING:
     import logging
@@ -36,7 +37,6 @@ if t.TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
     from click.testing import CliRunner
     from jinja2 import BaseLoader
-    from werkzeug.routing import MapAdapter
     from werkzeug.wrappers import Response as BaseResponse
 
     from .blueprints import Blueprint
@@ -53,8 +53,13 @@ T_template_global = t.TypeVar("T_template_global", bound=ft.TemplateGlobalCallab
 T_template_test = t.TypeVar("T_template_test", bound=ft.TemplateTestCallable)
 
 
-# Characters left unquoted in a URL fragment built by url_for(_anchor=...).
-_ANCHOR_SAFE = "%!#$&'()*+,/:;=?@"
+class _DefaultJinjaEnvironment:
+    """Default of ``Flask.jinja_environment``: our Environment, imported on first access."""
+
+    def __get__(self, obj: object, owner: type | None = None) -> type[Environment]:
+        from .jinja_env import Environment
+
+        return Environment
 
 
 def _make_timedelta(value: timedelta | int | None) -> timedelta | None:
@@ -63,7 +68,7 @@ def _make_timedelta(value: timedelta | int | None) -> timedelta | None:
     return timedelta(seconds=value)
 
 
-class Flask(DispatchMixin, Scaffold):
+class Flask(RoutingMixin, DispatchMixin):
     """The WSGI application: create one per app, register views on it, serve it.
 
     ``Flask(__name__)`` in a module (or the package's ``__init__``) is the usual form; the
@@ -93,6 +98,8 @@ class Flask(DispatchMixin, Scaffold):
     session_interface: SessionInterface = SecureCookieSessionInterface()
     #: Options passed to the Jinja environment.
     jinja_options: dict[str, t.Any] = {}
+    #: Class of :attr:`jinja_env` (a subclass of :class:`framework.templating.Environment`).
+    jinja_environment: type[Environment] = _DefaultJinjaEnvironment()  # type: ignore[assignment]
 
     testing = ConfigAttribute[bool]("TESTING")
     secret_key = ConfigAttribute[str | bytes | None]("SECRET_KEY")
@@ -184,6 +191,8 @@ class Flask(DispatchMixin, Scaffold):
         self.url_map = self.url_map_class(host_matching=host_matching)
         self.subdomain_matching = subdomain_matching
         self._got_first_request = False
+        # As in Flask, templates' contexts get ``g`` and ``request`` (seen by signal receivers).
+        self.template_context_processors[None] = [_default_template_ctx_processor]
 
         if self.has_static_folder:
             if bool(static_host) != host_matching:
@@ -212,13 +221,13 @@ class Flask(DispatchMixin, Scaffold):
             )
 
     @cached_property
-    def name(self) -> str:
+    def name(self) -> str:  # type: ignore[override]
         """The application's name: the import name, or the script name for ``__main__``."""
         if self.import_name == "__main__":
             filename = getattr(sys.modules["__main__"], "__file__", None)
             if filename is None:
                 return "__main__"
-            return os.path.splitext(os.path.basename(filename))[0]
+            return str(os.path.splitext(os.path.basename(filename))[0])
         return self.import_name
 
     @cached_property
@@ -270,8 +279,8 @@ class Flask(DispatchMixin, Scaffold):
         """Open a file in the instance folder (writing allowed, unlike open_resource)."""
         path = os.path.join(self.instance_path, resource)
         if "b" in mode:
-            return open(path, mode)  # noqa: SIM115
-        return open(path, mode, encoding=encoding)  # noqa: SIM115
+            return open(path, mode)
+        return open(path, mode, encoding=encoding)
 
     # -- templates -------------------------------------------------------------------------
 
@@ -325,9 +334,7 @@ class Flask(DispatchMixin, Scaffold):
         return decorator
 
     @setupmethod
-    def add_template_filter(
-        self, f: ft.TemplateFilterCallable, name: str | None = None
-    ) -> None:
+    def add_template_filter(self, f: ft.TemplateFilterCallable, name: str | None = None) -> None:
         """Register a Jinja filter (named after the function by default)."""
         self.jinja_env.filters[name or f.__name__] = f
 
@@ -361,9 +368,7 @@ class Flask(DispatchMixin, Scaffold):
         return decorator
 
     @setupmethod
-    def add_template_global(
-        self, f: ft.TemplateGlobalCallable, name: str | None = None
-    ) -> None:
+    def add_template_global(self, f: ft.TemplateGlobalCallable, name: str | None = None) -> None:
         """Make ``f`` a global in every template (named after the function by default)."""
         self.jinja_env.globals[name or f.__name__] = f
 
@@ -441,9 +446,7 @@ class Flask(DispatchMixin, Scaffold):
         return f
 
     @setupmethod
-    def shell_context_processor(
-        self, f: T_shell_context_processor
-    ) -> T_shell_context_processor:
+    def shell_context_processor(self, f: T_shell_context_processor) -> T_shell_context_processor:
         """Register a function returning names for the interactive ``shell`` command."""
         self.shell_context_processors.append(f)
         return f
@@ -458,122 +461,6 @@ class Flask(DispatchMixin, Scaffold):
         return rv
 
     # -- URLs ------------------------------------------------------------------------------
-
-    def create_url_adapter(self, request: Request | None) -> MapAdapter | None:
-        """Bind the URL map to a request, or to ``SERVER_NAME`` outside requests."""
-        config = self.config
-        if request is not None:
-            trusted_hosts = config["TRUSTED_HOSTS"]
-            if trusted_hosts is not None:
-                request.trusted_hosts = trusted_hosts
-                # Validate now, so an untrusted host becomes this request's 400.
-                request.host  # noqa: B018
-            subdomain = None
-            server_name = config["SERVER_NAME"]
-            if self.url_map.host_matching:
-                server_name = None
-            elif not self.subdomain_matching:
-                # SERVER_NAME only drives subdomain matching; without it, requests to any
-                # host are routed (Flask 3.1 behaviour).
-                subdomain = self.url_map.default_subdomain or ""
-                server_name = None
-            return self.url_map.bind_to_environ(
-                request.environ, server_name=server_name, subdomain=subdomain
-            )
-        server_name = config["SERVER_NAME"]
-        if server_name is not None:
-            return self.url_map.bind(
-                server_name,
-                script_name=config["APPLICATION_ROOT"],
-                url_scheme=config["PREFERRED_URL_SCHEME"],
-            )
-        return None
-
-    def inject_url_defaults(self, endpoint: str, values: dict[str, t.Any]) -> None:
-        """Let ``url_defaults`` functions of the app and the endpoint's blueprints add values."""
-        names: t.Iterable[str | None] = (None,)
-        if "." in endpoint:
-            names = chain(names, reversed(_split_blueprint_path(endpoint.rpartition(".")[0])))
-        defaults = self.url_default_functions
-        for name in names:
-            if name in defaults:
-                for func in defaults[name]:
-                    func(endpoint, values)
-
-    def handle_url_build_error(
-        self, error: BuildError, endpoint: str, values: dict[str, t.Any]
-    ) -> str:
-        """Give :attr:`url_build_error_handlers` a chance to return a URL, else re-raise."""
-        for handler in self.url_build_error_handlers:
-            try:
-                rv = handler(error, endpoint, values)
-            except BuildError as e:
-                error = e
-            else:
-                if rv is not None:
-                    return rv
-        if error is sys.exc_info()[1]:
-            raise  # noqa: PLE0704
-        raise error
-
-    def url_for(
-        self,
-        endpoint: str,
-        *,
-        _anchor: str | None = None,
-        _method: str | None = None,
-        _scheme: str | None = None,
-        _external: bool | None = None,
-        **values: t.Any,
-    ) -> str:
-        """Build a URL for ``endpoint``; extra values fill the rule or go in the query.
-
-        Inside a request the URL is relative unless ``_external`` (or ``_scheme``) is
-        given; outside one it needs ``SERVER_NAME`` and is external. ``.name`` is relative
-        to the current blueprint.
-        """
-        req_ctx = _cv_request.get(None)
-        if req_ctx is not None:
-            url_adapter = req_ctx.url_adapter
-            if endpoint[:1] == ".":
-                blueprint = req_ctx.request.blueprint
-                endpoint = f"{blueprint}{endpoint}" if blueprint is not None else endpoint[1:]
-            if _external is None:
-                _external = _scheme is not None
-        else:
-            app_ctx = _cv_app.get(None)
-            if app_ctx is not None and app_ctx.app is self:
-                url_adapter = app_ctx.url_adapter
-            else:
-                url_adapter = self.create_url_adapter(None)
-            if _external is None:
-                _external = True
-        if url_adapter is None:
-            raise RuntimeError(
-                f"Cannot build a URL for {endpoint!r} outside a request without SERVER_NAME: "
-                "set app.config['SERVER_NAME'] (and APPLICATION_ROOT and "
-                "PREFERRED_URL_SCHEME as needed), or use app.test_request_context()."
-            )
-        if _scheme is not None and not _external:
-            raise ValueError(
-                f"url_for({endpoint!r}, _scheme={_scheme!r}) builds an external URL: also "
-                "pass '_external=True' (or leave _external out)."
-            )
-        self.inject_url_defaults(endpoint, values)
-        try:
-            rv = url_adapter.build(
-                endpoint,
-                values,
-                method=_method,
-                url_scheme=_scheme,
-                force_external=_external,
-            )
-        except BuildError as error:
-            values.update(_anchor=_anchor, _method=_method, _scheme=_scheme, _external=_external)
-            return self.handle_url_build_error(error, endpoint, values)
-        if _anchor is not None:
-            rv = f"{rv}#{_url_quote(_anchor, safe=_ANCHOR_SAFE)}"
-        return rv
 
     def redirect(self, location: str, code: int = 302) -> BaseResponse:
         """A redirect response built with :attr:`response_class`."""
@@ -601,17 +488,17 @@ class Flask(DispatchMixin, Scaffold):
 
     def test_client(self, use_cookies: bool = True, **kwargs: t.Any) -> FlaskClient:
         """A client that sends requests to the app without a server (keeps cookies)."""
-        cls = self.test_client_class
-        if cls is None:
-            from .testing import FlaskClient as cls
+        from .testing import FlaskClient
+
+        cls = self.test_client_class or FlaskClient
         return cls(self, self.response_class, use_cookies=use_cookies, **kwargs)
 
     def test_cli_runner(self, **kwargs: t.Any) -> CliRunner:
         """A runner that invokes this app's CLI commands in tests."""
-        cls = self.test_cli_runner_class
-        if cls is None:
-            from .testing import FlaskCliRunner as cls
-        return cls(self, **kwargs)  # type: ignore[call-arg]
+        from .testing import FlaskCliRunner
+
+        cls = self.test_cli_runner_class or FlaskCliRunner
+        return cls(self, **kwargs)  # type: ignore[arg-type]
 
     def __call__(
         self, environ: WSGIEnvironment, start_response: StartResponse

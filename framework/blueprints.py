@@ -37,16 +37,6 @@ T_url_value_preprocessor = t.TypeVar(
 _sentinel: t.Any = object()
 
 
-def _join_url(prefix: str | None, rule: str | None) -> str | None:
-    if prefix is None:
-        return rule
-    if rule is None:
-        return prefix
-    if not rule:
-        return prefix
-    return f"{prefix.rstrip('/')}/{rule.lstrip('/')}"
-
-
 class BlueprintSetupState:
     """One registration of a blueprint on an app: its name, prefix, subdomain, defaults."""
 
@@ -62,8 +52,11 @@ class BlueprintSetupState:
         self.options = options
         #: Whether this is the first time this blueprint is registered on the app.
         self.first_registration = first_registration
-        self.subdomain: str | None = options.get("subdomain") or blueprint.subdomain
-        self.url_prefix: str | None = options.get("url_prefix") or blueprint.url_prefix
+        # An explicit "" at registration removes the blueprint's own prefix or subdomain.
+        subdomain = options.get("subdomain")
+        self.subdomain: str | None = blueprint.subdomain if subdomain is None else subdomain
+        url_prefix = options.get("url_prefix")
+        self.url_prefix: str | None = blueprint.url_prefix if url_prefix is None else url_prefix
         self.name: str = options.get("name", blueprint.name)
         self.name_prefix: str = options.get("name_prefix", "")
         self.url_defaults: dict[str, t.Any] = dict(blueprint.url_values_defaults)
@@ -77,9 +70,11 @@ class BlueprintSetupState:
         **options: t.Any,
     ) -> None:
         """Register a rule on the app with this registration's prefix, name and defaults."""
-        full_rule = self.url_prefix if self.url_prefix is not None and not rule else rule
-        if self.url_prefix is not None and rule:
-            full_rule = t.cast(str, _join_url(self.url_prefix, rule))
+        full_rule = rule
+        if self.url_prefix is not None:
+            full_rule = (
+                f"{self.url_prefix.rstrip('/')}/{rule.lstrip('/')}" if rule else self.url_prefix
+            )
         options.setdefault("subdomain", self.subdomain)
         if endpoint is None:
             endpoint = _endpoint_from_view_func(view_func)
@@ -230,9 +225,11 @@ class Blueprint(Scaffold):
         url_prefix = options.get("url_prefix")
         if url_prefix is None:
             url_prefix = child.url_prefix
-        joined = _join_url(state.url_prefix, url_prefix)
-        if joined is not None:
-            options["url_prefix"] = joined
+        if state.url_prefix is not None and url_prefix is not None:
+            # Always joined with a slash: a child prefix "" under "/p" gives "/p/".
+            options["url_prefix"] = f"{state.url_prefix.rstrip('/')}/{url_prefix.lstrip('/')}"
+        elif url_prefix is not None or state.url_prefix is not None:
+            options["url_prefix"] = url_prefix if url_prefix is not None else state.url_prefix
         options["name_prefix"] = name
         child.register(app, options)
 
@@ -255,7 +252,7 @@ class Blueprint(Scaffold):
             for code, handlers in by_code.items():
                 target[code].update(handlers)
 
-        tables: list[tuple[dict[t.Any, list[t.Any]], dict[t.Any, list[t.Any]]]] = [
+        tables: list[tuple[t.Any, t.Any]] = [
             (self.before_request_funcs, app.before_request_funcs),
             (self.after_request_funcs, app.after_request_funcs),
             (self.teardown_request_funcs, app.teardown_request_funcs),
@@ -394,9 +391,7 @@ class Blueprint(Scaffold):
         return decorator
 
     @setupmethod
-    def app_url_value_preprocessor(
-        self, f: T_url_value_preprocessor
-    ) -> T_url_value_preprocessor:
+    def app_url_value_preprocessor(self, f: T_url_value_preprocessor) -> T_url_value_preprocessor:
         """Like :meth:`url_value_preprocessor`, for every request of the app."""
         self.record_once(lambda s: s.app.url_value_preprocessors[None].append(f))
         return f

@@ -45,8 +45,7 @@ class ScriptInfo:
             return self._loaded_app
         if self.create_app is None:
             raise NoAppException(
-                "Could not locate a Flask application: pass '--app module:app' or set "
-                "FLASK_APP."
+                "Could not locate a Flask application: pass '--app module:app' or set FLASK_APP."
             )
         app = self.create_app()
         self._loaded_app = app
@@ -74,7 +73,7 @@ def with_appcontext(f: F) -> F:
 class AppGroup(click.Group):
     """A click group whose commands run in the app context by default."""
 
-    def command(self, *args: t.Any, **kwargs: t.Any) -> t.Any:  # type: ignore[override]
+    def command(self, *args: t.Any, **kwargs: t.Any) -> t.Any:
         wrap_for_ctx = kwargs.pop("with_appcontext", True)
 
         def decorator(f: t.Callable[..., t.Any]) -> click.Command:
@@ -84,7 +83,7 @@ class AppGroup(click.Group):
 
         return decorator
 
-    def group(self, *args: t.Any, **kwargs: t.Any) -> t.Any:  # type: ignore[override]
+    def group(self, *args: t.Any, **kwargs: t.Any) -> t.Any:
         kwargs.setdefault("cls", AppGroup)
         return super().group(*args, **kwargs)
 

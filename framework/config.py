@@ -125,7 +125,14 @@ class Config(dict[str, t.Any]):
             *parents, leaf = env_key[len(start) :].split("__")
             target: t.MutableMapping[str, t.Any] = self
             for part in parents:
-                target = target.setdefault(part, {})
+                child = target.setdefault(part, {})
+                if not isinstance(child, t.MutableMapping):
+                    raise TypeError(
+                        f"Environment variable {env_key!r} sets a nested key under {part!r}, "
+                        f"but that key already holds {child!r}, not a dict: rename one of "
+                        "the variables."
+                    )
+                target = child
             target[leaf] = value
         return True
 

@@ -13,6 +13,7 @@ import typing as t
 from functools import update_wrapper
 
 from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Request as _BaseRequest
 
 from . import signals
 from .globals import _cv_app, _cv_request
@@ -31,6 +32,7 @@ if t.TYPE_CHECKING:
 F = t.TypeVar("F", bound=t.Callable[..., t.Any])
 
 _sentinel: t.Any = object()
+_base_close = _BaseRequest.close
 
 
 class _AppCtxGlobals:
@@ -156,7 +158,23 @@ class RequestContext:
 
     @property
     def session(self) -> SessionMixin:
-        """The session, opened through ``app.session_interface`` on first access."""
+        """The session, opened through ``app.session_interface`` on first access.
+
+        Every access marks the session as accessed, so the response gets ``Vary: Cookie``
+        (as in Flask 3.1.3): even ``"key" in session`` makes the response depend on it.
+        """
+        sess = self._session
+        if sess is None:
+            sess = self.open_session()
+        sess.accessed = True
+        return sess
+
+    @session.setter
+    def session(self, value: SessionMixin) -> None:
+        self._session = value
+
+    def open_session(self) -> SessionMixin:
+        """Open the session now (without marking it accessed) and keep it for the request."""
         sess = self._session
         if sess is None:
             interface = self.app.session_interface
@@ -165,10 +183,6 @@ class RequestContext:
                 sess = interface.make_null_session(self.app)
             self._session = sess
         return sess
-
-    @session.setter
-    def session(self, value: SessionMixin) -> None:
-        self._session = value
 
     @property
     def session_opened(self) -> bool:
@@ -191,7 +205,7 @@ class RequestContext:
             self.request.routing_exception = e
         else:
             self.request.url_rule = rule
-            self.request.view_args = args
+            self.request.view_args = args  # type: ignore[assignment]
 
     def push(self) -> None:
         """Make this the current request (pushing an app context if needed) and route it."""
@@ -213,7 +227,11 @@ class RequestContext:
                 if exc is _sentinel:
                     exc = sys.exc_info()[1]
                 self.app.do_teardown_request(exc)
-                self.request.close()
+                request = self.request
+                # Closing only matters once uploaded files were parsed (or a subclass
+                # closes something of its own).
+                if "files" in request.__dict__ or type(request).close is not _base_close:
+                    request.close()
         finally:
             ctx = _cv_request.get()
             token, app_ctx = self._cv_tokens.pop()

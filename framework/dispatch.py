@@ -27,18 +27,20 @@ from werkzeug.wrappers import Response as BaseResponse
 from . import signals
 from .ctx import _sentinel
 from .globals import _cv_request
+from .scaffold import Scaffold
 
 if t.TYPE_CHECKING:
+    import logging
+
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
     from . import typing as ft
     from .app import Flask
+    from .config import Config
     from .ctx import RequestContext
+    from .json.provider import JSONProvider
+    from .sessions import SessionInterface
     from .wrappers import Response
-
-    _Base = Flask
-else:
-    _Base = object
 
 
 class FormDataRoutingRedirect(AssertionError):
@@ -55,8 +57,28 @@ class FormDataRoutingRedirect(AssertionError):
         )
 
 
-class DispatchMixin(_Base):
+class DispatchMixin(Scaffold):
     """The request-handling half of the application class."""
+
+    if t.TYPE_CHECKING:
+        # Provided by the application class.
+        config: Config
+        json: JSONProvider
+        response_class: type[Response]
+        session_interface: SessionInterface
+        teardown_appcontext_funcs: list[ft.TeardownCallable]
+        _got_first_request: bool
+
+        @property
+        def debug(self) -> bool: ...
+
+        @property
+        def testing(self) -> bool: ...
+
+        @property
+        def logger(self) -> logging.Logger: ...
+
+        def request_context(self, environ: WSGIEnvironment) -> RequestContext: ...
 
     # -- sync/async bridging ---------------------------------------------------------------
 
@@ -153,7 +175,7 @@ class DispatchMixin(_Base):
         if req.method == "OPTIONS" and getattr(rule, "provide_automatic_options", False):
             return self.make_default_options_response()
         view = self.view_functions[rule.endpoint]
-        return self.ensure_sync(view)(**req.view_args)  # type: ignore[no-any-return]
+        return self.ensure_sync(view)(**req.view_args)  # type: ignore[arg-type, no-any-return]
 
     def raise_routing_exception(self, request: t.Any) -> t.NoReturn:
         """Raise the routing error; in debug, explain redirects that would lose a body."""
@@ -189,9 +211,7 @@ class DispatchMixin(_Base):
         except Exception:
             if not from_error_handler:
                 raise
-            self.logger.exception(
-                "Request finalizing failed with an error while handling an error"
-            )
+            self.logger.exception("Request finalizing failed with an error while handling an error")
         return response
 
     def process_response(self, response: Response) -> Response:
@@ -209,6 +229,7 @@ class DispatchMixin(_Base):
         return response
 
     def _save_session(self, ctx: RequestContext, response: Response) -> None:
+        app = t.cast("Flask", self)
         interface = self.session_interface
         if not ctx.session_opened:
             # An untouched session needs saving only to refresh a permanent cookie's
@@ -217,11 +238,11 @@ class DispatchMixin(_Base):
                 return
             if "HTTP_COOKIE" not in ctx.request.environ:
                 return
-            if interface.get_cookie_name(self) not in ctx.request.cookies:
+            if interface.get_cookie_name(app) not in ctx.request.cookies:
                 return
-        session = ctx.session
+        session = ctx.open_session()
         if not interface.is_null_session(session):
-            interface.save_session(self, session, response)
+            interface.save_session(app, session, response)
 
     def do_teardown_request(self, exc: BaseException | None = _sentinel) -> None:
         """Run ``teardown_request`` functions (blueprints first, in reverse order)."""
@@ -282,9 +303,15 @@ class DispatchMixin(_Base):
                 status = headers = None
             elif isinstance(rv, dict | list):
                 response = self.json.response(rv)
+            elif isinstance(rv, HTTPException):
+                # The error's own response, re-classed: the same status, headers and body
+                # as running it as a WSGI app, without buffering it through one.
+                response = response_class.force_type(  # type: ignore[assignment]
+                    rv.get_response(_cv_request.get().request.environ)
+                )
             elif isinstance(rv, BaseResponse) or callable(rv):
                 try:
-                    response = response_class.force_type(
+                    response = response_class.force_type(  # type: ignore[assignment]
                         rv,  # type: ignore[arg-type]
                         _cv_request.get().request.environ,
                     )
@@ -351,9 +378,7 @@ class DispatchMixin(_Base):
             return isinstance(e, BadRequest)
         return False
 
-    def handle_http_exception(
-        self, e: HTTPException
-    ) -> HTTPException | ft.ResponseReturnValue:
+    def handle_http_exception(self, e: HTTPException) -> HTTPException | ft.ResponseReturnValue:
         """Pass an HTTP error to its handler, or return it as the response."""
         if e.code is None or isinstance(e, RoutingException):
             return e
@@ -364,9 +389,7 @@ class DispatchMixin(_Base):
             return e
         return self.ensure_sync(handler)(e)  # type: ignore[no-any-return]
 
-    def handle_user_exception(
-        self, e: Exception
-    ) -> HTTPException | ft.ResponseReturnValue:
+    def handle_user_exception(self, e: Exception) -> HTTPException | ft.ResponseReturnValue:
         """Handle an error raised by a hook or view; re-raise when no handler wants it."""
         if isinstance(e, BadRequestKeyError) and (
             self.debug or self.config["TRAP_BAD_REQUEST_ERRORS"]

@@ -32,7 +32,9 @@ _FALSE_VALUES = frozenset({"0", "false", "f", "no", "n", "off", ""})
 def get_debug_flag() -> bool:
     """Whether ``FLASK_DEBUG`` asks for debug mode."""
     value = os.environ.get("FLASK_DEBUG")
-    return bool(value) and value.lower() not in _FALSE_VALUES
+    if not value:
+        return False
+    return value.lower() not in _FALSE_VALUES
 
 
 def get_load_dotenv(default: bool = True) -> bool:
@@ -199,7 +201,7 @@ def send_file(
     conditional: bool = True,
     etag: bool | str = True,
     last_modified: datetime | int | float | None = None,
-    max_age: None | (int | t.Callable[[str | None], int | None]) = None,
+    max_age: int | t.Callable[[str | None], int | None] | None = None,
 ) -> Response:
     """Send a file (path or binary file object) with caching and range support.
 
@@ -208,7 +210,7 @@ def send_file(
     """
     app = current_app
     return werkzeug.utils.send_file(  # type: ignore[return-value]
-        path_or_file,
+        path_or_file,  # type: ignore[arg-type]
         request.environ,
         mimetype=mimetype,
         as_attachment=as_attachment,
@@ -239,3 +241,11 @@ def send_from_directory(
     return werkzeug.utils.send_from_directory(  # type: ignore[return-value]
         directory, path, request.environ, _root_path=app.root_path, **kwargs
     )
+
+
+def get_template_attribute(template_name: str, attribute: str) -> t.Any:
+    """A macro or variable a template exports, e.g. to call a macro from Python.
+
+    ``get_template_attribute("_macros.html", "hello")("World")``; needs an app context.
+    """
+    return getattr(current_app.jinja_env.get_template(template_name).module, attribute)

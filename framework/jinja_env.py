@@ -11,7 +11,7 @@ import typing as t
 from jinja2 import BaseLoader, TemplateNotFound
 from jinja2 import Environment as BaseEnvironment
 
-from .globals import _cv_app, _cv_request, g, request, session
+from .globals import _cv_request, g, request, session
 from .helpers import get_flashed_messages
 
 if t.TYPE_CHECKING:
@@ -94,25 +94,33 @@ def explain_template_loading_attempts(
     lines = [f"Locating template {template!r}:"]
     found = 0
     for index, (owner, loader, rv) in enumerate(attempts, 1):
-        kind = "application" if owner is app else f"blueprint {owner.name!r}"
-        lines.append(f"{index:5}: trying loader of {kind} ({owner.import_name})")
+        if owner is app:
+            kind = f"application {app.name!r}"
+        else:
+            kind = f"blueprint {owner.name!r} ({owner.import_name})"
+        lines.append(f"{index:5}: trying loader of {kind}")
         lines.append(f"       class: {type(loader).__module__}.{type(loader).__name__}")
+        searchpath = getattr(loader, "searchpath", None)
+        if searchpath:
+            lines.append("       searchpath:")
+            lines.extend(f"         - {path}" for path in searchpath)
         if rv is None:
             lines.append("       -> no match")
         else:
             lines.append(f"       -> found ({rv[1] or '<string>'!r})")
             found += 1
     if found == 0:
-        lines.append("Error: the template was not found.")
+        lines.append("Error: the template could not be found.")
+        ctx = _cv_request.get(None)
+        if ctx is not None and ctx.request.blueprint is not None:
+            lines.append(
+                f"  The template was looked up from an endpoint of blueprint "
+                f"{ctx.request.blueprint!r}: is it in that blueprint's template folder (or "
+                "the application's)? Blueprint templates share one namespace, so put them "
+                "in a subfolder named after the blueprint."
+            )
     elif found > 1:
-        lines.append("Warning: multiple loaders returned a match; the first one is used.")
-    ctx = _cv_request.get(None)
-    if ctx is not None and ctx.request.blueprint is not None:
-        lines.append(
-            f"  The template was looked up from an endpoint of blueprint "
-            f"{ctx.request.blueprint!r}; blueprint templates share one namespace, so put "
-            "them in a subfolder named after the blueprint to avoid clashes."
-        )
+        lines.append("Warning: multiple loaders returned a match for the template.")
     app.logger.info("\n".join(lines))
 
 
@@ -123,7 +131,7 @@ def create_environment(app: Flask) -> Environment:
     if "auto_reload" not in options:
         auto_reload = app.config["TEMPLATES_AUTO_RELOAD"]
         options["auto_reload"] = app.debug if auto_reload is None else auto_reload
-    env = Environment(app, **options)
+    env = app.jinja_environment(app, **options)
     env.globals.update(
         url_for=app.url_for,
         get_flashed_messages=get_flashed_messages,
@@ -134,4 +142,3 @@ def create_environment(app: Flask) -> Environment:
     )
     env.policies["json.dumps_function"] = app.json.dumps
     return env
-

@@ -10,19 +10,19 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import pathlib
 import sys
 import typing as t
 from collections import defaultdict
 from functools import cached_property, update_wrapper
 
-from jinja2 import FileSystemLoader
 from werkzeug.exceptions import HTTPException, default_exceptions
 
 from . import typing as ft
 from .helpers import get_root_path, send_from_directory
 
 if t.TYPE_CHECKING:
+    from jinja2 import FileSystemLoader
+
     from .wrappers import Response
 
 F = t.TypeVar("F", bound=t.Callable[..., t.Any])
@@ -86,7 +86,7 @@ class Scaffold:
     ) -> None:
         #: The name of the package or module this object belongs to.
         self.import_name = import_name
-        self.static_folder = static_folder  # type: ignore[assignment]
+        self.static_folder = static_folder
         self.static_url_path = static_url_path
         #: Templates folder, relative to :attr:`root_path`.
         self.template_folder = template_folder
@@ -97,22 +97,18 @@ class Scaffold:
 
         self.view_functions: dict[str, ft.RouteCallable] = {}
         self.error_handler_spec: ErrorHandlerSpec = _error_handler_spec()
-        self.before_request_funcs: dict[Scope, list[ft.BeforeRequestCallable]] = defaultdict(
+        self.before_request_funcs: dict[Scope, list[ft.BeforeRequestCallable]] = defaultdict(list)
+        self.after_request_funcs: dict[Scope, list[ft.AfterRequestCallable[t.Any]]] = defaultdict(
             list
         )
-        self.after_request_funcs: dict[Scope, list[ft.AfterRequestCallable[t.Any]]] = (
+        self.teardown_request_funcs: dict[Scope, list[ft.TeardownCallable]] = defaultdict(list)
+        self.template_context_processors: dict[Scope, list[ft.TemplateContextProcessorCallable]] = (
             defaultdict(list)
         )
-        self.teardown_request_funcs: dict[Scope, list[ft.TeardownCallable]] = defaultdict(list)
-        self.template_context_processors: dict[
-            Scope, list[ft.TemplateContextProcessorCallable]
-        ] = defaultdict(list)
         self.url_value_preprocessors: dict[Scope, list[ft.URLValuePreprocessorCallable]] = (
             defaultdict(list)
         )
-        self.url_default_functions: dict[Scope, list[ft.URLDefaultCallable]] = defaultdict(
-            list
-        )
+        self.url_default_functions: dict[Scope, list[ft.URLDefaultCallable]] = defaultdict(list)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"
@@ -160,6 +156,9 @@ class Scaffold:
     def jinja_loader(self) -> FileSystemLoader | None:
         """A loader for :attr:`template_folder`, or ``None`` without one."""
         if self.template_folder is not None:
+            # Imported here: apps that never render templates never load jinja2.
+            from jinja2 import FileSystemLoader
+
             return FileSystemLoader(os.path.join(self.root_path, self.template_folder))
         return None
 
@@ -191,8 +190,8 @@ class Scaffold:
             raise ValueError(f"Resources can only be opened for reading, not with mode {mode!r}.")
         path = os.path.join(self.root_path, resource)
         if mode == "rb":
-            return open(path, mode)  # noqa: SIM115
-        return open(path, mode, encoding=encoding)  # noqa: SIM115
+            return open(path, mode)
+        return open(path, mode, encoding=encoding)
 
     # -- routes ----------------------------------------------------------------------------
 
@@ -285,9 +284,7 @@ class Scaffold:
         return f
 
     @setupmethod
-    def context_processor(
-        self, f: T_template_context_processor
-    ) -> T_template_context_processor:
+    def context_processor(self, f: T_template_context_processor) -> T_template_context_processor:
         """Register a function returning a dict of extra template variables."""
         self.template_context_processors[None].append(f)
         return f
@@ -346,7 +343,12 @@ class Scaffold:
                 f"{exc_class!r} is an exception instance: register a handler for its class "
                 f"({type(exc_class).__name__}) or for an HTTP status code."
             )
-        if not isinstance(exc_class, type) or not issubclass(exc_class, Exception):
+        if not isinstance(exc_class, type):
+            raise TypeError(
+                f"{exc_class!r} is neither an exception class nor an HTTP status code: "
+                "register error handlers for an Exception subclass or an int code."
+            )
+        if not issubclass(exc_class, Exception):
             raise ValueError(
                 f"{exc_class!r} is not a subclass of Exception: error handlers are registered "
                 "for Exception subclasses or HTTP status codes."
@@ -356,12 +358,11 @@ class Scaffold:
         return exc_class, None
 
 
-def _matching_package_path(root_path: str) -> str:
-    """The folder holding the top-level package that ``root_path`` belongs to."""
-    path = pathlib.Path(root_path)
-    while (path / "__init__.py").exists():
-        path = path.parent
-    return os.fspath(path)
+def _is_within(path: str, folder: str) -> bool:
+    try:
+        return os.path.commonpath([os.path.abspath(path), folder]) == folder
+    except ValueError:  # different drives on Windows
+        return False
 
 
 def find_package(import_name: str) -> tuple[str | None, str]:
@@ -380,12 +381,12 @@ def find_package(import_name: str) -> tuple[str | None, str]:
         if spec is not None and spec.submodule_search_locations:
             package_path = os.path.dirname(next(iter(spec.submodule_search_locations)))
     elif spec.submodule_search_locations:
-        package_path = os.path.dirname(os.path.dirname(t.cast(str, spec.origin)))
+        package_path = os.path.dirname(os.path.dirname(spec.origin))
     else:
-        package_path = os.path.dirname(t.cast(str, spec.origin))
+        package_path = os.path.dirname(spec.origin)
 
     py_prefix = os.path.abspath(sys.prefix)
-    if pathlib.PurePath(package_path).is_relative_to(py_prefix):
+    if _is_within(package_path, py_prefix):
         return py_prefix, package_path
     site_parent, site_folder = os.path.split(package_path)
     if site_folder.lower() == "site-packages":

@@ -15,12 +15,13 @@ import weakref
 from collections.abc import Iterable, Mapping, MutableMapping
 from datetime import UTC, datetime
 
-from itsdangerous import BadSignature, URLSafeTimedSerializer
 from werkzeug.datastructures import CallbackDict
 
 from .json.tag import TaggedJSONSerializer
 
 if t.TYPE_CHECKING:
+    from itsdangerous import URLSafeTimedSerializer
+
     from .app import Flask
     from .wrappers import Request, Response
 
@@ -171,13 +172,20 @@ class SessionInterface:
         raise NotImplementedError
 
 
-def _sha1(string: bytes = b"") -> t.Any:
-    # Looked up at call time rather than import time: on FIPS systems hashlib.sha1 may be
-    # unavailable, and an app that never signs anything should still import.
+def _lazy_sha1(string: bytes = b"") -> t.Any:
     return hashlib.sha1(string)
 
 
+# hashlib's own constructor lets hmac take OpenSSL's fast path (a Python wrapper forces the
+# pure-Python HMAC, several times slower per signature). Where a FIPS build lacks the
+# attribute, the lazy wrapper keeps the import working for apps that never sign anything.
+_sha1: t.Callable[..., t.Any] = getattr(hashlib, "sha1", None) or _lazy_sha1
+
+
 _CacheKey = tuple[t.Any, ...]
+_SignerCache: t.TypeAlias = (
+    'weakref.WeakKeyDictionary["Flask", tuple[_CacheKey, URLSafeTimedSerializer]]'
+)
 
 
 class SecureCookieSessionInterface(SessionInterface):
@@ -200,9 +208,7 @@ class SecureCookieSessionInterface(SessionInterface):
     def __init__(self) -> None:
         # Building the serializer derives keys and allocates signers; reuse it until the
         # app's keys or this interface's signing settings change.
-        self._signers: weakref.WeakKeyDictionary[
-            Flask, tuple[_CacheKey, URLSafeTimedSerializer]
-        ] = weakref.WeakKeyDictionary()
+        self._signers: _SignerCache = weakref.WeakKeyDictionary()
 
     def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:
         """Return the serializer that signs and verifies the cookie for ``app``, or
@@ -223,7 +229,7 @@ class SecureCookieSessionInterface(SessionInterface):
             self.digest_method,
             self.serializer,
         )
-        signers = getattr(self, "_signers", None)
+        signers: _SignerCache | None = getattr(self, "_signers", None)
         if signers is None:
             # A subclass whose __init__ does not call ours still works, just uncached.
             return self._make_signing_serializer(cache_key)
@@ -238,6 +244,9 @@ class SecureCookieSessionInterface(SessionInterface):
         return signer
 
     def _make_signing_serializer(self, cache_key: _CacheKey) -> URLSafeTimedSerializer:
+        # Imported on first use: apps that never touch the session never load itsdangerous.
+        from itsdangerous import URLSafeTimedSerializer
+
         secret_key, fallbacks = cache_key[0], cache_key[1]
         # itsdangerous signs with the last key of the list and verifies with all of them.
         return URLSafeTimedSerializer(
@@ -260,6 +269,8 @@ class SecureCookieSessionInterface(SessionInterface):
         value = request.cookies.get(self.get_cookie_name(app))
         if not value:
             return self.session_class()
+        from itsdangerous import BadSignature
+
         max_age = int(app.permanent_session_lifetime.total_seconds())
         try:
             data = signer.loads(value, max_age=max_age)

@@ -11,7 +11,7 @@ import typing as t
 
 from . import signals
 from .globals import _cv_app, _cv_request
-from .helpers import stream_with_context
+from .helpers import get_template_attribute, stream_with_context
 
 if t.TYPE_CHECKING:
     from jinja2 import Template
@@ -47,6 +47,18 @@ def _current_app(what: str) -> Flask:
             "'with app.app_context():'."
         )
     return ctx.app
+
+
+def _default_template_ctx_processor() -> dict[str, t.Any]:
+    """``g`` and ``request`` for every template's context (the app's first processor)."""
+    rv: dict[str, t.Any] = {}
+    app_ctx = _cv_app.get(None)
+    if app_ctx is not None:
+        rv["g"] = app_ctx.g
+    req_ctx = _cv_request.get(None)
+    if req_ctx is not None:
+        rv["request"] = req_ctx.request
+    return rv
 
 
 def _prepare(app: Flask, template: Template, context: dict[str, t.Any]) -> None:
@@ -114,9 +126,3 @@ def stream_template_string(source: str, **context: t.Any) -> t.Iterator[str]:
     app = _current_app("stream_template_string")
     template = app.jinja_env.from_string(source)
     return _stream(app, template, context)
-
-
-def get_template_attribute(template_name: str, attribute: str) -> t.Any:
-    """A macro or variable exported by a template, e.g. to call a macro from Python."""
-    app = _current_app("get_template_attribute")
-    return getattr(app.jinja_env.get_template(template_name).module, attribute)

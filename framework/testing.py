@@ -91,9 +91,7 @@ class FlaskClient(werkzeug.test.Client):
         }
 
     @contextmanager
-    def session_transaction(
-        self, *args: t.Any, **kwargs: t.Any
-    ) -> t.Iterator[SessionMixin]:
+    def session_transaction(self, *args: t.Any, **kwargs: t.Any) -> t.Iterator[SessionMixin]:
         """Open the client's session for editing; changes are stored when the block ends.
 
         Arguments are those of :meth:`Flask.test_request_context` (for a session tied to a
@@ -155,7 +153,7 @@ class FlaskClient(werkzeug.test.Client):
         first = args[0] if args else None
         if isinstance(first, werkzeug.test.EnvironBuilder):
             builder = copy(first)
-            builder.environ_base = self._copy_environ(builder.environ_base or {})
+            builder.environ_base = self._copy_environ(dict(builder.environ_base or {}))
             request = builder.get_request()
         elif isinstance(first, dict):
             request = EnvironBuilder.from_environ(
@@ -169,9 +167,7 @@ class FlaskClient(werkzeug.test.Client):
 
         # Contexts preserved by the previous request end when the next one starts.
         self._context_stack.close()
-        response = super().open(
-            request, buffered=buffered, follow_redirects=follow_redirects
-        )
+        response = super().open(request, buffered=buffered, follow_redirects=follow_redirects)
         response.json_module = self.application.json  # type: ignore[assignment]
         while self._new_contexts:
             self._context_stack.enter_context(self._new_contexts.pop())

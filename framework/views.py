@@ -86,7 +86,7 @@ class View:
                 return rv
 
         if cls.decorators:
-            # Decorators such as functools.wraps users copy these, so set them beforehand.
+            # Decorators built with functools.wraps copy these onto their wrapper: set them first.
             view.__name__ = name
             view.__module__ = cls.__module__
             for decorator in cls.decorators:

@@ -17,7 +17,11 @@ from . import json
 from .globals import _cv_app
 
 if t.TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIEnvironment
+    from werkzeug.datastructures import Headers
     from werkzeug.routing import Rule
+
+_REWRITTEN_HEADERS = frozenset({"location", "content-location"})
 
 
 def _split_blueprint_path(name: str) -> list[str]:
@@ -84,7 +88,7 @@ class Request(_WerkzeugRequest):
     def max_form_memory_size(self, value: int | None) -> None:
         self._max_form_memory_size = value
 
-    @property
+    @property  # type: ignore[override]
     def max_form_parts(self) -> int | None:
         """The largest number of multipart parts (``MAX_FORM_PARTS``)."""
         if self._max_form_parts is not None:
@@ -141,6 +145,48 @@ class Response(_WerkzeugResponse):
     default_mimetype: str | None = "text/html"
     json_module = json
     autocorrect_location_header = False
+
+    def get_wsgi_headers(self, environ: WSGIEnvironment) -> Headers:
+        """The headers to send; werkzeug's rules, without copying in the common case.
+
+        werkzeug copies the headers to rewrite ``Location``/``Content-Location``, strip
+        entity headers from 1xx/204/304 responses and add a missing ``Content-Length``.
+        When none of that applies (most responses) the headers are sent as they are.
+        """
+        status = self.status_code
+        if 200 <= status < 600 and status not in {204, 304}:
+            has_length = False
+            for key, _ in self.headers:
+                lowered = key.lower()
+                if lowered in _REWRITTEN_HEADERS:
+                    return super().get_wsgi_headers(environ)
+                if lowered == "content-length":
+                    has_length = True
+            if has_length or not (self.automatically_set_content_length and self.is_sequence):
+                return self.headers
+        return super().get_wsgi_headers(environ)
+
+    def get_app_iter(self, environ: WSGIEnvironment) -> t.Iterable[bytes]:
+        """The body iterable; a buffered body is returned as is, with nothing to close.
+
+        werkzeug wraps every body in a closing iterator; a list of bytes with no
+        ``call_on_close`` callbacks has nothing to close, so it is sent directly.
+        """
+        body = self.response
+        if (
+            type(body) is list
+            and not self._on_close
+            and not self.direct_passthrough
+            and environ["REQUEST_METHOD"] != "HEAD"
+        ):
+            status = self.status_code
+            if status >= 200 and status not in {204, 304}:
+                for chunk in body:
+                    if type(chunk) is not bytes:
+                        break
+                else:
+                    return body
+        return super().get_app_iter(environ)
 
     @property
     def max_cookie_size(self) -> int:  # type: ignore[override]

@@ -35,7 +35,7 @@ class JSONProvider:
     def __init__(self, app: Flask) -> None:
         # A weak proxy: the app owns its provider, and a strong reference back would make
         # every app part of a reference cycle that only the cyclic collector can free.
-        self._app: Flask = weakref.proxy(app)
+        self._app: Flask = t.cast("Flask", weakref.proxy(app))
 
     def dumps(self, obj: t.Any, **kwargs: t.Any) -> str:
         """Serialize ``obj`` to a JSON string."""

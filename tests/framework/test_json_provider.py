@@ -7,10 +7,7 @@ import decimal
 import io
 import typing as t
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, date, datetime
-from types import SimpleNamespace
 
 import flask
 import flask.json.provider as flask_provider
@@ -18,8 +15,8 @@ import pytest
 from markupsafe import Markup
 from werkzeug.wrappers import Response
 
+import framework
 import framework.json as fjson
-from framework.globals import _cv_app
 from framework.json.provider import DefaultJSONProvider, JSONProvider
 
 
@@ -240,16 +237,6 @@ def test_base_provider_requires_dumps_and_loads() -> None:
 # framework.json module functions
 
 
-@contextmanager
-def app_context(app: StubApp) -> Iterator[None]:
-    # Only ``.app`` of the context object is consulted by framework.json.
-    token = _cv_app.set(SimpleNamespace(app=app))  # type: ignore[arg-type]
-    try:
-        yield
-    finally:
-        _cv_app.reset(token)
-
-
 @pytest.mark.parametrize("value", VALUES, ids=repr)
 def test_module_dumps_without_app_matches_flask(value: t.Any) -> None:
     assert fjson.dumps(value) == flask.json.dumps(value)
@@ -275,9 +262,9 @@ def test_module_functions_use_current_app_provider() -> None:
         def loads(self, s: str | bytes, **kwargs: t.Any) -> t.Any:
             return ("marked", super().loads(s, **kwargs))
 
-    app = StubApp()
-    app.json = Marker(app)  # type: ignore[arg-type]
-    with app_context(app):
+    app = framework.Flask(__name__)
+    app.json = Marker(app)
+    with app.app_context():
         assert fjson.dumps({"b": 1, "a": 2}) == 'marked:{"a": 2, "b": 1}'
         assert fjson.loads("1") == ("marked", 1)
         assert fjson.load(io.StringIO("2")) == ("marked", 2)
@@ -291,8 +278,7 @@ def test_module_functions_use_current_app_provider() -> None:
 
 @pytest.mark.parametrize(("args", "kwargs"), RESPONSE_CALLS, ids=repr)
 def test_jsonify_matches_flask(args: tuple[t.Any, ...], kwargs: dict[str, t.Any]) -> None:
-    app = StubApp()
-    with app_context(app):
+    with framework.Flask(__name__).app_context():
         ours = fjson.jsonify(*args, **kwargs)
     with flask.Flask(__name__).app_context():
         theirs = flask.jsonify(*args, **kwargs)
@@ -303,3 +289,52 @@ def test_jsonify_matches_flask(args: tuple[t.Any, ...], kwargs: dict[str, t.Any]
 def test_jsonify_needs_app_context() -> None:
     with pytest.raises(RuntimeError, match="application context"):
         fjson.jsonify(1)
+
+
+def test_module_dumps_in_app_context_matches_flask() -> None:
+    value = {"b": [1, date(2000, 1, 1)], "a": "\u00e9"}
+    with framework.Flask(__name__).app_context():
+        ours = fjson.dumps(value)
+    with flask.Flask(__name__).app_context():
+        theirs = flask.json.dumps(value)
+    assert ours == theirs == '{"a": "\\u00e9", "b": [1, "Sat, 01 Jan 2000 00:00:00 GMT"]}'
+
+
+def make_json_apps(debug: bool) -> list[t.Any]:
+    apps = []
+    for module in (flask, framework):
+        app = module.Flask(__name__)
+        app.debug = debug
+        jsonify = module.jsonify
+
+        @app.route("/<kind>")
+        def view(kind: str, jsonify: t.Any = jsonify) -> t.Any:
+            if kind == "dict":
+                return {"z": 1, "a": [Point(1, [2])]}
+            if kind == "list":
+                return [1, "\u2603", None]
+            if kind == "args":
+                return jsonify(1, 2, 3)
+            if kind == "kwargs":
+                return jsonify(b=date(2020, 2, 2), a=decimal.Decimal("1.5"))
+            return jsonify()
+
+        apps.append(app)
+    return apps
+
+
+@pytest.mark.parametrize("debug", [False, True])
+@pytest.mark.parametrize("kind", ["dict", "list", "args", "kwargs", "none"])
+def test_views_returning_json_match_flask(debug: bool, kind: str) -> None:
+    results = []
+    for app in make_json_apps(debug):
+        response = app.test_client().get(f"/{kind}")
+        results.append((response.status_code, response.content_type, response.get_data()))
+    assert results[0] == results[1]
+    assert results[1][1] == "application/json"
+
+
+def test_app_json_compact_setting_in_views() -> None:
+    _, app = make_json_apps(debug=True)
+    app.json.compact = True
+    assert app.test_client().get("/args").get_data() == b"[1,2,3]\n"

@@ -468,3 +468,160 @@ def test_salt_change_on_instance_takes_effect() -> None:
     iface.salt = "other-salt"
     session = iface.open_session(app, request_with(cookie))  # type: ignore[arg-type]
     assert session is not None and dict(session) == {}
+
+
+# End to end, through the application and its test client, side by side with Flask
+
+
+def make_apps(**config: t.Any) -> list[t.Any]:
+    """The same session-using app built on Flask and on framework."""
+    import framework
+
+    apps: list[t.Any] = []
+    for module in (flask, framework):
+        app = module.Flask(__name__)
+        app.config.update({"SECRET_KEY": "s3cret", "TESTING": True, **config})
+        sess = module.session
+
+        @app.route("/<op>")
+        def view(op: str, sess: t.Any = sess) -> t.Any:
+            if op == "get":
+                sess.get("a")
+            elif op == "in":
+                _ = "a" in sess
+            elif op == "len":
+                len(sess)
+            elif op == "set":
+                sess["a"] = (1, b"\x00", datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC))
+            elif op == "clear":
+                sess.clear()
+            elif op == "permanent":
+                sess.permanent = True
+            elif op == "modified":
+                sess.modified = True
+            return repr(dict(sess)) if op == "show" else "ok"
+
+        apps.append(app)
+    return apps
+
+
+def _normalize(set_cookie: list[str]) -> list[str]:
+    # Expiry is computed from the wall clock, which may tick between the two apps' runs.
+    out = []
+    for header in set_cookie:
+        parts = header.split("; ")
+        for i, part in enumerate(parts):
+            if part.startswith("Expires=") and "1970" not in part:
+                expires = datetime.strptime(part[8:], "%a, %d %b %Y %H:%M:%S GMT")
+                assert expires.replace(tzinfo=UTC) > datetime.now(UTC)
+                parts[i] = "Expires=<future>"
+        out.append("; ".join(parts))
+    return out
+
+
+INCOMING: list[dict[str, t.Any] | None] = [None, {}, {"a": 2}, {"a": 2, "_permanent": True}]
+OPS = ["none", "get", "in", "len", "set", "clear", "permanent", "modified", "show"]
+
+
+@pytest.mark.parametrize("incoming", INCOMING, ids=repr)
+@pytest.mark.parametrize("op", OPS)
+def test_app_session_headers_match_flask(
+    frozen_time: list[int], incoming: dict[str, t.Any] | None, op: str
+) -> None:
+    results = []
+    for app in make_apps():
+        client = app.test_client()
+        if incoming is not None:
+            signer = app.session_interface.get_signing_serializer(app)
+            client.set_cookie("session", signer.dumps(incoming))
+        response = client.get(f"/{op}")
+        results.append(
+            (
+                response.status_code,
+                response.get_data(),
+                _normalize(response.headers.getlist("Set-Cookie")),
+                response.headers.get("Vary"),
+            )
+        )
+    flask_result, our_result = results
+    assert our_result == flask_result
+
+
+def test_app_session_round_trip_between_requests() -> None:
+    _, app = make_apps()
+    client = app.test_client()
+    client.get("/set")
+    shown = client.get("/show").get_data(as_text=True)
+    assert shown == repr({"a": (1, b"\x00", datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC))})
+    client.get("/clear")
+    assert client.get("/show").get_data(as_text=True) == "{}"
+
+
+def test_flask_app_reads_our_cookie_and_back() -> None:
+    flask_app_, our_app = make_apps()
+    for writer, reader in ((our_app, flask_app_), (flask_app_, our_app)):
+        write_client, read_client = writer.test_client(), reader.test_client()
+        value = cookie_value(t.cast(Response, write_client.get("/set")))
+        read_client.set_cookie("session", value)
+        shown = read_client.get("/show").get_data(as_text=True)
+        assert shown == repr({"a": (1, b"\x00", datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC))})
+
+
+def test_app_tampered_cookie_gives_empty_session() -> None:
+    _, app = make_apps()
+    client = app.test_client()
+    good = cookie_value(t.cast(Response, client.get("/set")))
+    for bad in _tampered(good):
+        client.set_cookie("session", bad)
+        response = client.get("/show")
+        assert response.status_code == 200, bad
+        assert response.get_data(as_text=True) == "{}", bad
+
+
+def test_app_secret_key_rotation() -> None:
+    _, old_app = make_apps(SECRET_KEY="old")
+    old_cookie = cookie_value(t.cast(Response, old_app.test_client().get("/set")))
+
+    _, rotated = make_apps(SECRET_KEY="new", SECRET_KEY_FALLBACKS=["old"])
+    client = rotated.test_client()
+    client.set_cookie("session", old_cookie)
+    assert client.get("/show").get_data(as_text=True) != "{}"
+    # Writing re-signs with the new key, readable without the fallback.
+    new_cookie = cookie_value(t.cast(Response, client.get("/set")))
+    _, new_only = make_apps(SECRET_KEY="new")
+    new_client = new_only.test_client()
+    new_client.set_cookie("session", new_cookie)
+    assert new_client.get("/show").get_data(as_text=True) != "{}"
+    new_client.set_cookie("session", old_cookie)
+    assert new_client.get("/show").get_data(as_text=True) == "{}"
+
+
+def test_app_without_secret_key_explains_on_write() -> None:
+    _, app = make_apps(SECRET_KEY=None)
+    client = app.test_client()
+    response = client.get("/show")
+    assert response.get_data(as_text=True) == "{}"
+    assert "Set-Cookie" not in response.headers
+    with pytest.raises(RuntimeError, match="no secret key was set") as info:
+        client.get("/set")
+    assert "app.secret_key" in str(info.value)
+
+
+def test_app_session_transaction_uses_interface() -> None:
+    _, app = make_apps()
+    client = app.test_client()
+    with client.session_transaction() as sess:
+        sess["a"] = (1, 2)
+    assert client.get("/show").get_data(as_text=True) == repr({"a": (1, 2)})
+
+
+def test_app_signer_built_once_per_key() -> None:
+    _, app = make_apps()
+    iface = app.session_interface
+    client = app.test_client()
+    client.get("/set")
+    signer = iface.get_signing_serializer(app)
+    client.get("/set")
+    assert iface.get_signing_serializer(app) is signer
+    app.secret_key = "rotated"
+    assert iface.get_signing_serializer(app) is not signer

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import importlib
 import types
@@ -214,3 +215,55 @@ def test_view_without_dispatch_request_is_a_server_error(mod: types.ModuleType) 
     app.testing = True
     with pytest.raises(NotImplementedError):
         app.test_client().get("/")
+
+
+def test_async_handlers_go_through_app_ensure_sync(mod: types.ModuleType) -> None:
+    class AsyncioApp(mod.Flask):  # type: ignore[misc,name-defined]
+        # The documented extension point for running coroutines without asgiref.
+        def async_to_sync(
+            self, func: t.Callable[..., t.Coroutine[t.Any, t.Any, t.Any]]
+        ) -> t.Callable[..., t.Any]:
+            def run(*args: t.Any, **kwargs: t.Any) -> t.Any:
+                return asyncio.run(func(*args, **kwargs))
+
+            return run
+
+    class AsyncMethods(mod.views.MethodView):  # type: ignore[misc,name-defined]
+        async def get(self, n: int) -> str:
+            await asyncio.sleep(0)
+            return f"async get {n}"
+
+    class AsyncDispatch(mod.views.View):  # type: ignore[misc,name-defined]
+        init_every_request = False
+
+        async def dispatch_request(self) -> str:
+            return "async dispatch"
+
+    app = AsyncioApp("views_async")
+    app.add_url_rule("/m/<int:n>", view_func=AsyncMethods.as_view("m"))
+    app.add_url_rule("/d", view_func=AsyncDispatch.as_view("d"))
+    client = app.test_client()
+    assert client.get("/m/7").text == "async get 7"
+    assert client.get("/d").text == "async dispatch"
+
+
+def test_method_view_subclass_inherits_custom_verbs(mod: types.ModuleType) -> None:
+    class DavBase(mod.views.MethodView):  # type: ignore[misc,name-defined]
+        # A verb outside the standard set is only known through the explicit list.
+        methods: t.ClassVar[list[str]] = ["GET", "PROPFIND"]
+
+        def get(self) -> str:
+            return "get"
+
+        def propfind(self) -> tuple[str, int]:
+            return "props", 207
+
+    class Dav(DavBase):
+        def put(self) -> str:
+            return "put"
+
+    assert set(Dav.methods) == {"GET", "PROPFIND", "PUT"}
+    app = _app(mod)
+    app.add_url_rule("/dav", view_func=Dav.as_view("dav"))
+    response = app.test_client().open("/dav", method="PROPFIND")
+    assert (response.status_code, response.text) == (207, "props")

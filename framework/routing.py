@@ -1,0 +1,233 @@
+"""URL handling for :class:`~framework.Flask`: binding the URL map, matching, building.
+
+Matching a request is werkzeug's work; what this module adds is cheaper binding (reusing
+what the request object already decoded) and a cache of matches for rules without
+variables, so the common ``GET /`` skips werkzeug's state machine after the first time.
+"""
+
+from __future__ import annotations
+
+import sys
+import typing as t
+from itertools import chain
+from urllib.parse import quote as _url_quote
+
+from werkzeug.routing import BuildError, Map, MapAdapter, Rule
+
+from .globals import _cv_app, _cv_request
+from .scaffold import Scaffold
+from .wrappers import _split_blueprint_path
+
+if t.TYPE_CHECKING:
+    from .config import Config
+    from .wrappers import Request
+
+# Characters left unquoted in a URL fragment built by url_for(_anchor=...).
+_ANCHOR_SAFE = "%!#$&'()*+,/:;=?@"
+
+# Attribute on a Map holding its cache of static matches: {(path, method): rule}.
+_CACHE_ATTR = "_framework_static_matches"
+
+
+class CachingMapAdapter(MapAdapter):
+    """A MapAdapter that remembers which rule answered a path without URL variables.
+
+    Only successful matches of rules with no arguments, no defaults, no redirect and no
+    WebSocket flag are cached: for those, the rule is a function of (path, method) alone
+    once the map stops changing. Adding a rule to the map empties the cache.
+    """
+
+    def match(
+        self,
+        path_info: str | None = None,
+        method: str | None = None,
+        return_rule: bool = False,
+        query_args: t.Mapping[str, t.Any] | str | None = None,
+        websocket: bool | None = None,
+    ) -> tuple[t.Any, t.Mapping[str, t.Any]]:
+        if path_info is not None or method is not None or websocket is not None:
+            return super().match(  # type: ignore[call-overload, no-any-return]
+                path_info, method, return_rule, query_args, websocket
+            )
+        url_map = self.map
+        cache: dict[tuple[str, str], Rule] | None = url_map.__dict__.get(_CACHE_ATTR)
+        if cache is None or url_map._remap:
+            cache = {}
+            setattr(url_map, _CACHE_ATTR, cache)
+        key = (self.path_info, self.default_method)
+        rule = cache.get(key)
+        if rule is None:
+            rule, args = super().match(return_rule=True, query_args=query_args)
+            if (
+                not args
+                and not rule.arguments
+                and not rule.defaults
+                and rule.redirect_to is None
+                and not rule.websocket
+            ):
+                cache[key] = rule
+        else:
+            args = {}
+        if return_rule:
+            return rule, args
+        return rule.endpoint, args
+
+
+def _bind_request(url_map: Map, request: Request, trusted_hosts: list[str] | None) -> MapAdapter:
+    """Bind ``url_map`` to a request when neither host nor subdomain matching is on.
+
+    Equivalent to ``url_map.bind_to_environ(environ, subdomain=default)`` (SERVER_NAME does
+    not restrict which hosts are served, as in Flask 3.1), but reuses what the request has
+    already decoded instead of decoding the environ again.
+    """
+    environ = request.environ
+    default_subdomain = url_map.default_subdomain or ""
+    if "HTTP_UPGRADE" in environ:
+        # WebSocket upgrades change the scheme werkzeug matches with: take its path.
+        return url_map.bind_to_environ(environ, subdomain=default_subdomain)
+    if trusted_hosts is not None:
+        request.trusted_hosts = trusted_hosts
+    # Reading the host validates it against TRUSTED_HOSTS (a 400 for others).
+    server_name, port_sep, port = request.host.lower().partition(":")
+    if (
+        len(server_name) > 63
+        or not server_name.isascii()
+        or server_name.startswith(".")
+        or ".." in server_name
+    ):
+        # Let werkzeug apply its IDNA checks (and its 400 for invalid names).
+        return url_map.bind_to_environ(environ, subdomain=default_subdomain)
+    query = environ.get("QUERY_STRING")
+    raw_path = environ.get("PATH_INFO")
+    # werkzeug treats a missing PATH_INFO as "/" and an empty one as the empty path.
+    path = request.path if raw_path else ("/" if raw_path is None else "")
+    return CachingMapAdapter(
+        url_map,
+        f"{server_name}{port_sep}{port}",
+        request.script_root or "/",
+        default_subdomain,
+        environ["wsgi.url_scheme"],
+        path,
+        request.method,
+        query.encode("latin1").decode(errors="replace") if query else query,
+    )
+
+
+class RoutingMixin(Scaffold):
+    """The URL half of the application class: adapters, ``url_for`` and its hooks."""
+
+    if t.TYPE_CHECKING:
+        # Provided by the application class.
+        config: Config
+        url_map: Map
+        subdomain_matching: bool
+        url_build_error_handlers: list[t.Callable[[Exception, str, dict[str, t.Any]], str]]
+
+    def create_url_adapter(self, request: Request | None) -> MapAdapter | None:
+        """Bind the URL map to a request, or to ``SERVER_NAME`` outside requests."""
+        config = self.config
+        if request is not None:
+            url_map = self.url_map
+            trusted_hosts = config["TRUSTED_HOSTS"]
+            if not (url_map.host_matching or self.subdomain_matching):
+                return _bind_request(url_map, request, trusted_hosts)
+            if trusted_hosts is not None:
+                request.trusted_hosts = trusted_hosts
+                # Validate now, so an untrusted host becomes this request's 400.
+                request.host  # noqa: B018
+            server_name = None if url_map.host_matching else config["SERVER_NAME"]
+            return url_map.bind_to_environ(request.environ, server_name=server_name, subdomain=None)
+        server_name = config["SERVER_NAME"]
+        if server_name is not None:
+            return self.url_map.bind(
+                server_name,
+                script_name=config["APPLICATION_ROOT"],
+                url_scheme=config["PREFERRED_URL_SCHEME"],
+            )
+        return None
+
+    def inject_url_defaults(self, endpoint: str, values: dict[str, t.Any]) -> None:
+        """Let ``url_defaults`` functions of the app and the endpoint's blueprints add values."""
+        names: t.Iterable[str | None] = (None,)
+        if "." in endpoint:
+            names = chain(names, reversed(_split_blueprint_path(endpoint.rpartition(".")[0])))
+        defaults = self.url_default_functions
+        for name in names:
+            if name in defaults:
+                for func in defaults[name]:
+                    func(endpoint, values)
+
+    def handle_url_build_error(
+        self, error: BuildError, endpoint: str, values: dict[str, t.Any]
+    ) -> str:
+        """Give :attr:`url_build_error_handlers` a chance to return a URL, else re-raise."""
+        for handler in self.url_build_error_handlers:
+            try:
+                rv = handler(error, endpoint, values)
+            except BuildError as e:
+                error = e
+            else:
+                if rv is not None:
+                    return rv
+        if error is sys.exc_info()[1]:
+            raise  # noqa: PLE0704
+        raise error
+
+    def url_for(
+        self,
+        endpoint: str,
+        *,
+        _anchor: str | None = None,
+        _method: str | None = None,
+        _scheme: str | None = None,
+        _external: bool | None = None,
+        **values: t.Any,
+    ) -> str:
+        """Build a URL for ``endpoint``; extra values fill the rule or go in the query.
+
+        Inside a request the URL is relative unless ``_external`` (or ``_scheme``) is
+        given; outside one it needs ``SERVER_NAME`` and is external. ``.name`` is relative
+        to the current blueprint.
+        """
+        req_ctx = _cv_request.get(None)
+        if req_ctx is not None:
+            url_adapter = req_ctx.url_adapter
+            if endpoint[:1] == ".":
+                blueprint = req_ctx.request.blueprint
+                endpoint = f"{blueprint}{endpoint}" if blueprint is not None else endpoint[1:]
+            if _external is None:
+                _external = _scheme is not None
+        else:
+            app_ctx = _cv_app.get(None)
+            if app_ctx is not None and app_ctx.app is self:
+                url_adapter = app_ctx.url_adapter
+            else:
+                url_adapter = self.create_url_adapter(None)
+            if _external is None:
+                _external = True
+        if url_adapter is None:
+            raise RuntimeError(
+                f"Cannot build a URL for {endpoint!r} outside a request without SERVER_NAME: "
+                "set app.config['SERVER_NAME'] (and APPLICATION_ROOT and "
+                "PREFERRED_URL_SCHEME as needed), or use app.test_request_context()."
+            )
+        if _scheme is not None and not _external:
+            raise ValueError(
+                f"url_for({endpoint!r}, _scheme={_scheme!r}) builds an external URL: also "
+                "pass '_external=True' (or leave _external out)."
+            )
+        self.inject_url_defaults(endpoint, values)
+        try:
+            rv = url_adapter.build(
+                endpoint,
+                values,
+                method=_method,
+                url_scheme=_scheme,
+                force_external=_external,
+            )
+        except BuildError as error:
+            values.update(_anchor=_anchor, _method=_method, _scheme=_scheme, _external=_external)
+            return self.handle_url_build_error(error, endpoint, values)
+        if _anchor is not None:
+            rv = f"{rv}#{_url_quote(_anchor, safe=_ANCHOR_SAFE)}"
+        return rv
