@@ -825,7 +825,7 @@ def test_setup_state_add_url_rule_applies_prefix_and_name(mod: types.ModuleType)
 def test_setting_up_a_registered_blueprint_is_an_assertion_error(mod: types.ModuleType) -> None:
     bp = mod.Blueprint("bp", __name__)
     _app(mod).register_blueprint(bp)
-    with pytest.raises(AssertionError, match="route|add_url_rule"):
+    with pytest.raises(AssertionError, match=r"route|add_url_rule"):
         bp.route("/late")(lambda: "late")
     with pytest.raises(AssertionError, match="before_request"):
         bp.before_request(lambda: None)
