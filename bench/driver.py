@@ -114,8 +114,7 @@ def check(app: Any, spec: RequestSpec) -> list[str]:
         return ["the app returned without calling start_response"]
     status = int(str(captured["status"]).split(" ", 1)[0])
     headers: list[tuple[str, str]] = captured["headers"]
-    content_type = next((v for k, v in headers if k.lower() == "content-type"), None)
-    return spec.problems(status, content_type, body)
+    return spec.problems(status, headers, body)
 
 
 @dataclass(frozen=True)

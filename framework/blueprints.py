@@ -247,6 +247,10 @@ class Blueprint(Scaffold):
         def scoped(key: str | None) -> str:
             return name if key is None else f"{name}.{key}"
 
+        # Views given to ``bp.endpoint(...)`` become app views under their own, unprefixed
+        # names (Flask does the same), for rules added with that endpoint on the app.
+        app.view_functions.update(self.view_functions)
+
         for key, by_code in self.error_handler_spec.items():
             target = app.error_handler_spec[scoped(key)]
             for code, handlers in by_code.items():

@@ -36,8 +36,7 @@ def run_app(
             print(
                 " * Ignoring a call to 'app.run()' that would block the current 'framework "
                 "run' command.\n   Only call 'app.run()' inside an "
-                "'if __name__ == \"__main__\":' block.",
-                file=sys.stderr,
+                "'if __name__ == \"__main__\":' block."
             )
         return
 

@@ -53,7 +53,8 @@ class EnvironBuilder(werkzeug.test.EnvironBuilder):
         **kwargs: t.Any,
     ) -> None:
         if base_url is not None and (subdomain or url_scheme):
-            raise TypeError(
+            # AssertionError, as in Flask, so code catching it there keeps working.
+            raise AssertionError(
                 "Pass either 'base_url' or 'subdomain'/'url_scheme', not both: base_url "
                 "already contains the host and scheme."
             )
@@ -169,8 +170,11 @@ class FlaskClient(werkzeug.test.Client):
         self._context_stack.close()
         response = super().open(request, buffered=buffered, follow_redirects=follow_redirects)
         response.json_module = self.application.json  # type: ignore[assignment]
-        while self._new_contexts:
-            self._context_stack.enter_context(self._new_contexts.pop())
+        # In the order preserved (app context, then request context), so the request context
+        # reuses the app context instead of pushing, and later tearing down, another one.
+        for context in self._new_contexts:
+            self._context_stack.enter_context(context)
+        self._new_contexts.clear()
         return response
 
     def __enter__(self) -> FlaskClient:

@@ -64,7 +64,10 @@ def snap(response: t.Any) -> Snap:
     # Sorted by name only: the order of repeated headers is kept, it is observable.
     pairs = [(k, _normalise(k, v)) for k, v in response.headers.items() if k.lower() != "date"]
     headers = tuple(sorted(pairs, key=lambda kv: kv[0].lower()))
-    return Snap(response.status, headers, response.get_data())
+    try:
+        return Snap(response.status, headers, response.get_data())
+    finally:
+        response.close()
 
 
 Call = t.Callable[[t.Any], t.Any] | str

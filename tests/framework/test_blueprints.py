@@ -925,3 +925,178 @@ def test_blueprint_without_cli_commands_adds_no_group(mod: types.ModuleType) -> 
     assert bp.cli.commands == {}
     app.register_blueprint(bp)
     assert "quiet" not in app.cli.commands
+
+
+def test_nested_blueprint_cli_groups_use_dotted_names(mod: types.ModuleType) -> None:
+    app = _app(mod)
+    parent = mod.Blueprint("parent", __name__)
+    child = mod.Blueprint("child", __name__)
+    parent.cli.command("top")(lambda: print("top"))
+    child.cli.command("deep")(lambda: print("deep"))
+    parent.register_blueprint(child)
+    app.register_blueprint(parent)
+    assert {name: set(group.commands) for name, group in app.cli.commands.items()} == {
+        "parent": {"top"},
+        "parent.child": {"deep"},
+    }
+    assert app.test_cli_runner().invoke(args=["parent.child", "deep"]).output == "deep\n"
+
+
+# -- more scoping: parents' URL processors, 405s, static caching, template order ------------
+
+
+def test_parent_url_processors_and_context_processors_apply_to_children(
+    mod: types.ModuleType,
+) -> None:
+    app = _app(mod)
+    parent = mod.Blueprint("parent", __name__, url_prefix="/<lang>")
+    child = mod.Blueprint("child", __name__)
+
+    @parent.url_defaults
+    def add_lang(endpoint: str, values: dict[str, t.Any]) -> None:
+        values.setdefault("lang", "xx")
+
+    @parent.url_value_preprocessor
+    def pull_lang(endpoint: str | None, values: dict[str, t.Any] | None) -> None:
+        assert values is not None
+        mod.g.lang = values.pop("lang")
+
+    @parent.context_processor
+    def tag() -> dict[str, str]:
+        return {"tag": "parent-tag"}
+
+    @child.route("/page")
+    def page() -> str:
+        return f"{mod.g.lang} {mod.url_for('.page')} " + mod.render_template_string("{{ tag }}")
+
+    parent.register_blueprint(child)
+    app.register_blueprint(parent)
+    assert app.test_client().get("/fr/page").text == "fr /xx/page parent-tag"
+
+
+def _method_app(mod: types.ModuleType) -> t.Any:
+    app = _app(mod)
+    bp = mod.Blueprint("bp", __name__, url_prefix="/bp")
+    bp.add_url_rule("/v", "v", lambda: "v")
+
+    @bp.errorhandler(405)
+    def bp_405(e: Exception) -> tuple[str, int]:
+        return "bp 405", 405
+
+    @app.errorhandler(405)
+    def app_405(e: Exception) -> tuple[str, int]:
+        return "app 405", 405
+
+    app.register_blueprint(bp)
+    return app
+
+
+def test_method_not_allowed_under_a_blueprint_goes_to_the_app_handler(
+    mod: types.ModuleType,
+) -> None:
+    # Routing failed, so the request belongs to no blueprint.
+    resp = _method_app(mod).test_client().post("/bp/v")
+    assert (resp.status_code, resp.text) == (405, "app 405")
+
+
+def test_method_responses_match_flask() -> None:
+    _same_on_both(_method_app, "/bp/v", method="POST")
+    _same_on_both(_method_app, "/bp/v", method="OPTIONS")
+    _same_on_both(_method_app, "/bp/v", method="HEAD")
+
+
+def _cached_static_app(mod: types.ModuleType) -> t.Any:
+    app = _static_app(mod)
+    app.config["SEND_FILE_MAX_AGE_DEFAULT"] = 60
+    return app
+
+
+def test_blueprint_static_files_follow_send_file_max_age(mod: types.ModuleType) -> None:
+    app = _cached_static_app(mod)
+    with app.test_client().get("/admin/static/admin.css") as resp:
+        assert resp.headers["Cache-Control"] == "public, max-age=60"
+    bp = app.blueprints["admin"]
+    assert bp.static_folder == os.path.join(SITE, "admin", "static")
+    assert bp.static_url_path == "/static"
+    assert bp.has_static_folder
+    with app.test_request_context():
+        assert mod.url_for("admin.static", filename="a b.css", v=1) == (
+            "/admin/static/a%20b.css?v=1"
+        )
+
+
+def test_cached_static_responses_match_flask() -> None:
+    _same_on_both(_cached_static_app, "/admin/static/admin.css")
+
+
+def test_first_registered_blueprint_template_wins(mod: types.ModuleType) -> None:
+    app = mod.Flask("order", root_path=SITE, template_folder=None)
+    shop = mod.Blueprint(
+        "shop", __name__, root_path=os.path.join(SITE, "shop"), template_folder="templates"
+    )
+    admin = mod.Blueprint(
+        "admin", __name__, root_path=os.path.join(SITE, "admin"), template_folder="templates"
+    )
+    other = mod.Blueprint("other", __name__, root_path=os.path.join(SITE, "admin"))
+    app.register_blueprint(other)
+    app.register_blueprint(admin)
+    app.register_blueprint(shop)
+    with app.test_request_context():
+        assert mod.render_template("shared.html", value=1) == "admin shared 1"
+        assert mod.render_template("shop_page.html", value=2) == "shop page 2"
+    assert set(app.jinja_env.list_templates()) == {
+        "admin/only.html",
+        "shared.html",
+        "shop_page.html",
+    }
+
+
+def test_context_processor_applies_under_every_registered_name(mod: types.ModuleType) -> None:
+    app = _app(mod)
+    bp = mod.Blueprint("bp", __name__)
+    bp.context_processor(lambda: {"where": mod.request.blueprint})
+    bp.add_url_rule("/w", "w", lambda: mod.render_template_string("{{ where }}"))
+    app.register_blueprint(bp, url_prefix="/a")
+    app.register_blueprint(bp, name="b", url_prefix="/b")
+    client = app.test_client()
+    assert client.get("/a/w").text == "bp"
+    assert client.get("/b/w").text == "b"
+
+
+def test_teardown_of_a_blueprint_sees_unhandled_errors_only(mod: types.ModuleType) -> None:
+    app = _app(mod)
+    seen: list[str] = []
+    bp = mod.Blueprint("bp", __name__)
+    bp.teardown_request(lambda e: seen.append(repr(e)))
+    bp.errorhandler(KeyError)(lambda e: ("handled", 400))
+
+    @bp.route("/k")
+    def handled() -> str:
+        raise KeyError("k")
+
+    @bp.route("/z")
+    def unhandled() -> str:
+        raise ZeroDivisionError("z")
+
+    app.register_blueprint(bp)
+    client = app.test_client()
+    assert client.get("/k").status_code == 400
+    assert client.get("/z").status_code == 500
+    assert seen == ["None", "ZeroDivisionError('z')"]
+
+
+def test_blueprint_endpoint_decorator_adds_an_unprefixed_app_view(mod: types.ModuleType) -> None:
+    bp = mod.Blueprint("bp", __name__)
+
+    @bp.endpoint("home")
+    def home() -> str:
+        return "home view"
+
+    assert bp.view_functions == {"home": home}
+    app = _app(mod)
+    app.view_functions["home"] = lambda: "replaced"
+    app.register_blueprint(bp)
+    app.add_url_rule("/", endpoint="home")
+    assert app.view_functions["home"] is home
+    assert "bp.home" not in app.view_functions
+    assert app.test_client().get("/").text == "home view"

@@ -119,9 +119,7 @@ def test_test_request_context_builds_the_request(mod: types.ModuleType) -> None:
         assert mod.request.url_rule is None
         assert mod.request.routing_exception is not None
         assert mod.request.routing_exception.code == 404
-    with app.test_request_context(
-        "/p", base_url="https://example.test:8443/root", json={"k": [1]}
-    ):
+    with app.test_request_context("/p", base_url="https://example.test:8443/root", json={"k": [1]}):
         assert mod.request.url == "https://example.test:8443/root/p"
         assert mod.request.script_root == "/root"
         assert mod.request.get_json() == {"k": [1]}

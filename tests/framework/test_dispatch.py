@@ -340,3 +340,88 @@ def test_view_args_are_passed_as_keywords() -> None:
 
     (res,) = compare(build, "/x/41")
     assert res.text == "a=x b=42"
+
+
+def test_url_value_preprocessors_run_for_failed_routing_too() -> None:
+    def build(m: types.ModuleType) -> t.Any:
+        app = m.Flask(__name__)
+        calls: list[str] = []
+
+        @app.url_value_preprocessor
+        def record(endpoint: str | None, values: dict[str, t.Any] | None) -> None:
+            calls.append(f"{endpoint}:{values}")
+
+        app.add_url_rule("/n/<int:n>", "number", lambda n: "number")
+
+        @app.route("/calls")
+        def show() -> str:
+            out = "|".join(calls)
+            calls.clear()
+            return out
+
+        return app
+
+    _, matched, _, missing, _, wrong_method = compare(
+        build, "/n/1", "/calls", "/nope", "/calls", lambda c: c.post("/n/1"), "/calls"
+    )
+    assert matched.text == "number:{'n': 1}|show:{}"
+    assert missing.text == "None:None|show:{}"
+    assert wrong_method.text == "None:None|show:{}"
+
+
+def test_async_handlers_hooks_and_teardown() -> None:
+    def build(m: types.ModuleType) -> t.Any:
+        app = m.Flask(__name__)
+        log: list[str] = []
+
+        @app.errorhandler(ValueError)
+        async def handler(e: ValueError) -> tuple[str, int]:
+            return f"async handler {e}", 409
+
+        @app.after_request
+        async def after(response: t.Any) -> t.Any:
+            response.headers["X-Async"] = "1"
+            return response
+
+        @app.teardown_request
+        async def teardown(exc: BaseException | None) -> None:
+            log.append(f"teardown {type(exc).__name__}")
+
+        @app.teardown_appcontext
+        async def teardown_app(exc: BaseException | None) -> None:
+            log.append("teardown app")
+
+        @app.route("/fail")
+        async def fail() -> str:
+            raise ValueError("x")
+
+        @app.route("/log")
+        def show() -> str:
+            out = ",".join(log)
+            log.clear()
+            return out
+
+        @app.route("/this")
+        def this() -> str:
+            async def add(response: t.Any) -> t.Any:
+                response.headers["X-This"] = "a"
+                return response
+
+            m.after_this_request(add)
+            return "this"
+
+        @app.route("/copy")
+        def copy() -> t.Any:
+            @m.copy_current_request_context
+            async def path() -> str:
+                return m.request.path
+
+            return path()
+
+        return app
+
+    fail, log, this, copy = compare(build, "/fail", "/log", "/this", "/copy")
+    assert (fail.code, fail.text, fail.header("X-Async")) == (409, "async handler x", "1")
+    assert log.text == "teardown NoneType,teardown app"
+    assert (this.header("X-This"), this.header("X-Async")) == ("a", "1")
+    assert copy.text == "/copy"

@@ -429,3 +429,72 @@ def test_routing_error_handler_sees_no_rule() -> None:
 
     (res,) = compare(build, "/nothing/here")
     assert res.text == "None None None /nothing/here"
+
+
+class StopEverything(BaseException):
+    """Not an Exception: must escape the app (after teardown), never become a 500."""
+
+
+def test_routing_redirects_bypass_error_handlers_and_hooks_still_run() -> None:
+    def build(m: types.ModuleType) -> t.Any:
+        app = m.Flask(__name__)
+        app.register_error_handler(HTTPException, lambda e: (f"generic {e.code}", e.code))
+        app.add_url_rule("/dir/", "directory", lambda: "dir")
+
+        @app.before_request
+        def add_header() -> None:
+            m.after_this_request(lambda r: (r.headers.__setitem__("X-Hook", "ran"), r)[1])
+
+        return app
+
+    redirect, missing = compare(build, "/dir", "/nowhere")
+    # RequestRedirect is an HTTPException but never goes to an error handler.
+    assert redirect.code == 308
+    assert redirect.header("Location") == "http://localhost/dir/"
+    assert redirect.header("X-Hook") == "ran"
+    assert (missing.text, missing.header("X-Hook")) == ("generic 404", "ran")
+
+
+def test_untrusted_host_is_400() -> None:
+    def build(m: types.ModuleType) -> t.Any:
+        app = m.Flask(__name__)
+        app.config["TRUSTED_HOSTS"] = ["localhost", ".good.test"]
+        app.add_url_rule("/", "index", lambda: m.request.host)
+        return app
+
+    local, sub, evil = compare(
+        build,
+        "/",
+        lambda c: c.get("/", base_url="http://api.good.test"),
+        lambda c: c.get("/", base_url="http://evil.test"),
+    )
+    assert local.text == "localhost"
+    assert sub.text == "api.good.test"
+    assert evil.code == 400
+
+
+def test_error_handler_returning_none_is_a_500() -> None:
+    def build(m: types.ModuleType) -> t.Any:
+        app = _error_app(m)
+        app.register_error_handler(PaymentRequired, lambda e: None)
+        return app
+
+    (res,) = compare(build, "/raise/payment")
+    assert res.code == 500
+
+
+def test_base_exception_escapes_after_teardown(mod: types.ModuleType) -> None:
+    app = _error_app(mod)
+    seen: list[str] = []
+    app.teardown_request(lambda e: seen.append(type(e).__name__))
+    app.register_error_handler(Exception, lambda e: "handled")
+    app.register_error_handler(500, lambda e: "handled 500")
+
+    @app.route("/stop")
+    def stop() -> str:
+        raise StopEverything()
+
+    with pytest.raises(StopEverything):
+        app.test_client().get("/stop")
+    assert seen == ["StopEverything"]
+    assert not mod.has_request_context()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import types
 import typing as t
+import warnings
 
 import pytest
 from werkzeug.datastructures import Headers
@@ -222,3 +223,75 @@ def test_head_request_drops_body_of_every_type() -> None:
     for res in results:
         assert res.body == b""
     assert results[0].header("Content-Length") == str(len("text ✓".encode()))
+
+
+EDGE_RETURN_VALUES: dict[str, t.Callable[[types.ModuleType], t.Any]] = {
+    "headers_as_tuple": lambda m: ("x", (("X-A", "1"),)),
+    "status_bytes": lambda m: ("x", b"202 OK"),
+    "response_status_string": lambda m: (m.Response("x"), "201"),
+    "response_status_and_repeated_headers": lambda m: (
+        m.Response("x", headers={"X-A": "0"}),
+        202,
+        [("X-A", "1"), ("X-A", "2")],
+    ),
+    "http_exception_with_status": lambda m: (NotFound(), 410),
+    "http_exception_with_headers": lambda m: (NotFound(), {"X-E": "1"}),
+    "empty_headers": lambda m: ("x", {}),
+    "dict_status_headers": lambda m: ({"a": 1}, 201, {"X-J": "1"}),
+    "json_content_type_override": lambda m: ({"a": 1}, {"Content-Type": "text/plain"}),
+    "list_custom_status": lambda m: ([1], "404 NOPE"),
+    "repeated_set_cookie": lambda m: (b"x", [("Set-Cookie", "a=1"), ("Set-Cookie", "b=2")]),
+    "mixed_generator": lambda m: (x for x in [b"a", "b"]),
+    "empty_string": lambda m: "",
+    "empty_tuple": lambda m: (),
+    "set": lambda m: {1, 2},
+    "float_status": lambda m: ("x", 200.0),
+}
+
+
+def test_edge_return_values_match_flask() -> None:
+    def build(m: types.ModuleType) -> t.Any:
+        app = m.Flask(__name__)
+        app.logger.disabled = True
+        app.add_url_rule("/edge/<name>", "edge", lambda name: EDGE_RETURN_VALUES[name](m))
+        return app
+
+    names = list(EDGE_RETURN_VALUES)
+    results = dict(zip(names, compare(build, *(f"/edge/{n}" for n in names)), strict=True))
+    assert results["headers_as_tuple"].header("X-A") == "1"
+    # Headers given with the return value replace the response's: the last one wins.
+    assert results["response_status_and_repeated_headers"].header("X-A") == "2"
+    assert results["http_exception_with_status"].status == "410 GONE"
+    assert results["json_content_type_override"].header("Content-Type") == "text/plain"
+    assert results["list_custom_status"].status == "404 NOPE"
+    assert results["repeated_set_cookie"].header("Set-Cookie") == "a=1, b=2"
+    assert results["mixed_generator"].body == b"ab"
+    assert (results["empty_string"].code, results["empty_string"].body) == (200, b"")
+    for name in ("empty_tuple", "set"):
+        assert results[name].code == 500
+
+
+def test_max_cookie_size_warning() -> None:
+    def build(m: types.ModuleType) -> t.Any:
+        app = m.Flask(__name__)
+
+        @app.route("/cookie/<int:size>/<int:limit>")
+        def cookie(size: int, limit: int) -> t.Any:
+            app.config["MAX_COOKIE_SIZE"] = limit
+            response = m.make_response("cookie")
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                response.set_cookie("big", "v" * size)
+            response.headers["X-Warnings"] = str(len(caught))
+            response.headers.pop("Set-Cookie")
+            return response
+
+        return app
+
+    small, big, raised, disabled = compare(
+        build, "/cookie/10/4093", "/cookie/5000/4093", "/cookie/5000/10000", "/cookie/5000/0"
+    )
+    assert small.header("X-Warnings") == "0"
+    assert big.header("X-Warnings") == "1"
+    assert raised.header("X-Warnings") == "0"
+    assert disabled.header("X-Warnings") == "0"

@@ -634,3 +634,34 @@ def test_template_errors_propagate(mod: types.ModuleType) -> None:
         with pytest.raises(ZeroDivisionError):
             mod.render_template_string("{{ 1 / 0 }}")
         assert mod.render_template_string("[{{ missing }}]") == "[]"
+
+
+def test_async_context_processor(mod: types.ModuleType) -> None:
+    pytest.importorskip("asgiref")
+    app = _app(mod)
+
+    @app.context_processor
+    async def values() -> dict[str, str]:
+        return {"a": "from async"}
+
+    with app.test_request_context("/"):
+        assert mod.render_template_string("{{ a }}") == "from async"
+
+
+def test_default_context_processor_is_listed_first(mod: types.ModuleType) -> None:
+    app = _app(mod)
+    (default,) = app.template_context_processors[None]
+    assert default() == {}
+    with app.app_context():
+        assert default() == {"g": mod.g._get_current_object()}
+    with app.test_request_context("/"):
+        assert set(default()) == {"g", "request"}
+    # Removing it leaves g and request reachable as globals, just not in the context.
+    app.template_context_processors[None].clear()
+    seen: list[set[str]] = []
+    with (
+        mod.template_rendered.connected_to(lambda s, **kw: seen.append(set(kw["context"])), app),
+        app.test_request_context("/?q=1"),
+    ):
+        assert mod.render_template_string("{{ request.args.q }}") == "1"
+    assert seen == [set()]

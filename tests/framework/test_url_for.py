@@ -151,7 +151,14 @@ def test_url_build_error_handlers(mod: types.ModuleType) -> None:
         with pytest.raises(BuildError):
             mod.url_for("still.missing")
     assert calls[0][:2] == ("BuildError", "external.page")
-    assert calls[0][2]["slug"] == "s"
+    # The handler sees the values and the underscore options of the call.
+    assert calls[0][2] == {
+        "slug": "s",
+        "_anchor": None,
+        "_method": None,
+        "_scheme": None,
+        "_external": False,
+    }
     assert calls[1][:2] == ("BuildError", "still.missing")
 
 
@@ -183,3 +190,27 @@ def test_static_url(mod: types.ModuleType) -> None:
     app = mod.Flask(__name__, static_url_path="/assets")
     with app.test_request_context():
         assert mod.url_for("static", filename="css/site.css") == "/assets/css/site.css"
+
+
+def test_relative_endpoints_and_blueprints() -> None:
+    def build(m: types.ModuleType) -> t.Any:
+        app = _app(m)
+        bp = m.Blueprint("shop", __name__, url_prefix="/shop")
+
+        @bp.route("/")
+        def front() -> str:
+            return " ".join([m.url_for(".item", n=1), m.url_for("index"), m.url_for(".front")])
+
+        @bp.route("/item/<int:n>")
+        def item(n: int) -> str:
+            return m.url_for("shop.item", n=n + 1)
+
+        app.register_blueprint(bp)
+        app.add_url_rule("/dot", "dot", lambda: m.url_for(".index"))
+        return app
+
+    front, item, dot = compare(build, "/shop/", "/shop/item/1", "/dot")
+    assert front.text == "/shop/item/1 / /shop/"
+    assert item.text == "/shop/item/2"
+    # Outside a blueprint a leading dot is simply dropped.
+    assert dot.text == "/"

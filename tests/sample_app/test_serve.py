@@ -32,9 +32,31 @@ def _get(url: str, deadline: float) -> bytes:
             time.sleep(0.1)
 
 
-def test_python_m_sample_app_serves_hello_world() -> None:
+def _processes_mentioning(text: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if text.encode() in cmdline:
+            found.append(int(entry.name))
+    return found
+
+
+def test_python_m_sample_app_serves_hello_world(tmp_path: Path) -> None:
     port = _free_port()
-    env = {**os.environ, "HOST": "127.0.0.1", "PORT": str(port)}
+    data_dir = tmp_path / "emulator-data"
+    env = {
+        **os.environ,
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "EMULATOR_DATA_DIR": str(data_dir),
+    }
+    for name in ("DATASTORE_EMULATOR_HOST", "STORAGE_EMULATOR_HOST", "WERKZEUG_RUN_MAIN"):
+        env.pop(name, None)
     # Its own process group: debug mode starts a reloader child that must die too.
     proc = subprocess.Popen(
         [sys.executable, "-m", "sample_app"],
@@ -45,13 +67,20 @@ def test_python_m_sample_app_serves_hello_world() -> None:
         start_new_session=True,
     )
     try:
-        body = _get(f"http://127.0.0.1:{port}/", time.monotonic() + 20)
+        body = _get(f"http://127.0.0.1:{port}/", time.monotonic() + 60)
         assert body == b"Hello World!"
+        assert _processes_mentioning(str(data_dir)), "the emulators should be running"
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
+        # Ctrl-C, as a person stops `make run`.
+        os.killpg(proc.pid, signal.SIGINT)
         try:
             _, stderr = proc.communicate(timeout=10)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             _, stderr = proc.communicate()
     assert b"Debug mode: on" in stderr
+    assert b"Emulators ready: Datastore emulator" in stderr
+    deadline = time.monotonic() + 15
+    while _processes_mentioning(str(data_dir)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _processes_mentioning(str(data_dir)) == []

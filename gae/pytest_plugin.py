@@ -1,0 +1,228 @@
+"""pytest fixtures for App Engine apps: real Datastore and Cloud Storage emulators.
+
+Installed with this distribution and loaded automatically (a ``pytest11`` entry point).
+Fixtures:
+
+``datastore_emulator``, ``gcs_emulator``, ``fake_gcs_emulator`` (session)
+    Running emulators; their environment variables are exported for the session.
+``ndb_client`` (session), ``ndb_context`` (per test)
+    An ``ndb.Client`` for the emulator, and a context on a wiped Datastore; the test fails
+    if it leaves another ndb context open.
+``gcs_client`` (session), ``gcs_bucket`` (per test)
+    A storage client and an emptied bucket.
+``app``, ``client``
+    Your app from the factory named by the ``gae_app_factory`` ini option (for example
+    ``myapp:create_app``), with ``TESTING`` on and clean emulators. Define your own ``app``
+    fixture to build it differently.
+
+Settings (ini): ``gae_project``, ``gae_bucket``, ``gae_datastore_mode`` (``datastore`` or
+``firestore``), ``gae_app_factory``. Tests that use the emulators get the ``emulator``
+marker. When an emulator cannot start, those tests are skipped with the reason, except in
+CI (the ``CI`` variable is set), where that is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import typing as t
+
+import pytest
+
+from .emulators import DatastoreEmulator, EmulatorError, StorageEmulator
+
+if t.TYPE_CHECKING:
+    from collections.abc import Iterator
+
+_EMULATOR_FIXTURES = frozenset(
+    {
+        "datastore_emulator",
+        "gcs_emulator",
+        "fake_gcs_emulator",
+        "ndb_client",
+        "ndb_context",
+        "gcs_client",
+        "gcs_bucket",
+        "app",
+        "client",
+    }
+)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addini("gae_project", "Project id used with the emulators", default="test-project")
+    parser.addini("gae_bucket", "Bucket created in the storage emulator", default="test-bucket")
+    parser.addini(
+        "gae_datastore_mode",
+        "Which Datastore emulator: 'datastore' or 'firestore' (Datastore mode)",
+        default="datastore",
+    )
+    parser.addini("gae_app_factory", "'module:factory' building the app for 'app'", default="")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "emulator: uses the Datastore or Cloud Storage emulator (gae plugin)"
+    )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if _EMULATOR_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.emulator)
+
+
+def _unavailable(error: EmulatorError) -> t.NoReturn:
+    if os.environ.get("CI"):
+        pytest.fail(f"Emulator unavailable in CI: {error}", pytrace=False)
+    pytest.skip(f"Emulator unavailable: {error}")
+
+
+class _Exported:
+    """Environment variables set for the session and restored after it."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.previous = {key: os.environ.get(key) for key in env}
+        os.environ.update(env)
+
+    def restore(self) -> None:
+        for key, value in self.previous.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+@pytest.fixture(scope="session")
+def datastore_emulator(
+    pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[DatastoreEmulator]:
+    """The Datastore emulator (in memory) for the whole test session."""
+    mode = t.cast(t.Any, pytestconfig.getini("gae_datastore_mode"))
+    emulator = DatastoreEmulator(
+        pytestconfig.getini("gae_project"),
+        mode=mode,
+        log_dir=tmp_path_factory.mktemp("datastore-emulator"),
+    )
+    try:
+        emulator.start()
+    except EmulatorError as error:
+        _unavailable(error)
+    exported = _Exported(emulator.env)
+    try:
+        yield emulator
+    finally:
+        exported.restore()
+        emulator.stop()
+
+
+def _storage(
+    pytestconfig: pytest.Config,
+    tmp_path_factory: pytest.TempPathFactory,
+    backend: t.Literal["gcp-storage-emulator", "fake-gcs-server"],
+) -> Iterator[StorageEmulator]:
+    emulator = StorageEmulator(
+        pytestconfig.getini("gae_project"),
+        bucket=pytestconfig.getini("gae_bucket"),
+        backend=backend,
+        log_dir=tmp_path_factory.mktemp("storage-emulator"),
+    )
+    try:
+        emulator.start()
+    except EmulatorError as error:
+        _unavailable(error)
+    exported = _Exported({**emulator.env, "GOOGLE_CLOUD_PROJECT": emulator.project})
+    try:
+        yield emulator
+    finally:
+        exported.restore()
+        emulator.stop()
+
+
+@pytest.fixture(scope="session")
+def gcs_emulator(
+    pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[StorageEmulator]:
+    """gcp-storage-emulator (in memory) for the whole test session."""
+    yield from _storage(pytestconfig, tmp_path_factory, "gcp-storage-emulator")
+
+
+@pytest.fixture(scope="session")
+def fake_gcs_emulator(
+    pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[StorageEmulator]:
+    """fake-gcs-server, which enforces generation preconditions, for the session.
+
+    It exports ``STORAGE_EMULATOR_HOST`` too: do not combine it with ``gcs_emulator`` in
+    one test; build clients from ``fake_gcs_emulator.url`` where both are used.
+    """
+    yield from _storage(pytestconfig, tmp_path_factory, "fake-gcs-server")
+
+
+@pytest.fixture(scope="session")
+def ndb_client(datastore_emulator: DatastoreEmulator) -> t.Any:
+    """An ``ndb.Client`` talking to the emulator (anonymous credentials)."""
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import ndb  # type: ignore[import-untyped, unused-ignore]
+
+    credentials = AnonymousCredentials()  # type: ignore[no-untyped-call]
+    return ndb.Client(project=datastore_emulator.project, credentials=credentials)
+
+
+@pytest.fixture
+def ndb_context(datastore_emulator: DatastoreEmulator, ndb_client: t.Any) -> Iterator[t.Any]:
+    """An ndb context on an empty Datastore; fails the test if a context leaks."""
+    from google.cloud import ndb  # type: ignore[import-untyped, unused-ignore]
+
+    datastore_emulator.reset()
+    with ndb_client.context() as context:
+        yield context
+    leaked = ndb.context.get_context(False)
+    assert leaked is None, f"the test left an ndb context open: {leaked!r}"
+
+
+@pytest.fixture(scope="session")
+def gcs_client(gcs_emulator: StorageEmulator) -> t.Any:
+    """A ``google.cloud.storage.Client`` for the storage emulator."""
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import storage
+
+    credentials = AnonymousCredentials()  # type: ignore[no-untyped-call]
+    return storage.Client(project=gcs_emulator.project, credentials=credentials)
+
+
+@pytest.fixture
+def gcs_bucket(gcs_emulator: StorageEmulator, gcs_client: t.Any) -> t.Any:
+    """The configured bucket, emptied before the test."""
+    gcs_emulator.reset()
+    return gcs_client.bucket(gcs_emulator.bucket)
+
+
+@pytest.fixture
+def app(
+    pytestconfig: pytest.Config,
+    datastore_emulator: DatastoreEmulator,
+    gcs_emulator: StorageEmulator,
+) -> t.Any:
+    """The app from ``gae_app_factory``, in testing mode, on wiped emulators."""
+    spec = pytestconfig.getini("gae_app_factory")
+    if not spec:
+        pytest.fail(
+            "The 'app' fixture needs the factory of your app: add "
+            "'gae_app_factory = \"yourpackage:create_app\"' to your pytest configuration, "
+            "or define your own 'app' fixture.",
+            pytrace=False,
+        )
+    from werkzeug.utils import import_string
+
+    factory = import_string(spec.replace(":", "."))
+    datastore_emulator.reset()
+    gcs_emulator.reset()
+    application = factory()
+    application.config.update(TESTING=True)
+    return application
+
+
+@pytest.fixture
+def client(app: t.Any) -> t.Any:
+    """``app.test_client()``."""
+    return app.test_client()
