@@ -44,7 +44,9 @@ class Settings:
 # slices sees nearly the same noise, so the median of per-pair ratios is stable to ~1-2 %
 # where the ratio of medians of 5 x 0.4 s rounds swung by 10-15 % (measured: Flask vs Flask).
 DEFAULT = Settings(rounds=80, slice_s=0.025, cold_runs=10)
-QUICK = Settings(rounds=20, slice_s=0.025, cold_runs=4)
+# Quick: 7 scenarios x 16 rounds x 2 frameworks x (20 ms + ~9 ms of gc.collect) + cold starts,
+# about 10 s in all.
+QUICK = Settings(rounds=16, slice_s=0.02, cold_runs=4)
 
 
 @dataclass

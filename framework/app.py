@@ -462,6 +462,19 @@ class Flask(RoutingMixin, DispatchMixin):
 
     # -- URLs ------------------------------------------------------------------------------
 
+    def log_exception(
+        self,
+        exc_info: tuple[type, BaseException, t.Any] | tuple[None, None, None],
+    ) -> None:
+        """Log an unhandled error at ERROR level with the request's path and method.
+
+        Defined here, not with the rest of request handling, because the default log
+        format names the module that logged: "ERROR in app", as in Flask.
+        """
+        ctx = _cv_request.get(None)
+        where = f" on {ctx.request.path} [{ctx.request.method}]" if ctx is not None else ""
+        self.logger.error(f"Exception{where}", exc_info=exc_info)
+
     def redirect(self, location: str, code: int = 302) -> BaseResponse:
         """A redirect response built with :attr:`response_class`."""
         return _werkzeug_redirect(location, code=code, Response=self.response_class)

@@ -80,6 +80,11 @@ class DispatchMixin(Scaffold):
 
         def request_context(self, environ: WSGIEnvironment) -> RequestContext: ...
 
+        def log_exception(
+            self,
+            exc_info: tuple[type, BaseException, t.Any] | tuple[None, None, None],
+        ) -> None: ...
+
     # -- sync/async bridging ---------------------------------------------------------------
 
     def ensure_sync(self, func: t.Callable[..., t.Any]) -> t.Callable[..., t.Any]:
@@ -232,13 +237,9 @@ class DispatchMixin(Scaffold):
         app = t.cast("Flask", self)
         interface = self.session_interface
         if not ctx.session_opened:
-            # An untouched session needs saving only to refresh a permanent cookie's
-            # expiry, which requires that the client sent one.
-            if not self.config["SESSION_REFRESH_EACH_REQUEST"]:
-                return
-            if "HTTP_COOKIE" not in ctx.request.environ:
-                return
-            if interface.get_cookie_name(app) not in ctx.request.cookies:
+            # An untouched session needs saving only to refresh a permanent cookie.
+            refresh_needed = getattr(interface, "refresh_needed", None)
+            if refresh_needed is not None and not refresh_needed(app, ctx.request):
                 return
         session = ctx.open_session()
         if not interface.is_null_session(session):
@@ -426,15 +427,6 @@ class DispatchMixin(Scaffold):
         if handler is not None:
             server_error = self.ensure_sync(handler)(server_error)
         return self.finalize_request(server_error, from_error_handler=True)
-
-    def log_exception(
-        self,
-        exc_info: tuple[type, BaseException, t.Any] | tuple[None, None, None],
-    ) -> None:
-        """Log an unhandled error at ERROR level with the request's path and method."""
-        ctx = _cv_request.get(None)
-        where = f" on {ctx.request.path} [{ctx.request.method}]" if ctx is not None else ""
-        self.logger.error(f"Exception{where}", exc_info=exc_info)
 
     def should_ignore_error(self, error: BaseException | None) -> bool:
         """Whether teardown functions should not see ``error`` (never, by default)."""

@@ -169,18 +169,21 @@ def stream_with_context(
 
         return update_wrapper(decorator, func)  # type: ignore[return-value]
 
-    ctx = _cv_request.get(None)
-    if ctx is None:
+    req_ctx = _cv_request.get(None)
+    if req_ctx is None:
         raise RuntimeError(
             "'stream_with_context' needs an active request context: call it inside the "
             "view function that returns the stream."
         )
+    app_ctx = _cv_app.get()
 
     def generator() -> t.Iterator[t.AnyStr | None]:
-        # Pushing again now (inside the view) makes the server's pop a no-op for teardown;
-        # the final pop, when the stream ends, runs it.
-        with ctx:
-            yield None
+        # As in Flask 3.1.3: the contexts are pushed again only once the server iterates the
+        # body, so the pop after the view still runs the teardown functions, and the pop at
+        # the end of the stream runs them a second time. The app context goes first, so the
+        # request context reuses it instead of pushing a new one.
+        yield None
+        with app_ctx, req_ctx:
             try:
                 yield from gen
             finally:

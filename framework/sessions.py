@@ -9,9 +9,12 @@ a :class:`SessionInterface` subclass.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import typing as t
 import weakref
+import zlib
 from collections.abc import Iterable, Mapping, MutableMapping
 from datetime import UTC, datetime
 
@@ -161,9 +164,24 @@ class SessionInterface:
 
     def open_session(self, app: Flask, request: Request) -> SessionMixin | None:
         """Load the session for ``request``; ``None`` means sessions are unavailable and a
-        null session is used instead. Called at the start of each request.
+        null session is used instead. Called the first time the request uses the session.
         """
         raise NotImplementedError
+
+    def refresh_needed(self, app: Flask, request: Request) -> bool:
+        """Whether a request that never used its session must still open and save it.
+
+        Sessions open lazily, so a request that does not touch ``session`` normally costs
+        nothing. Flask refreshes a permanent session's cookie on every request when
+        ``SESSION_REFRESH_EACH_REQUEST`` is on; to keep that, this returns true when that
+        setting is on and the request carries the session cookie. Override it to decide
+        more cheaply (the cookie interface peeks at the payload).
+        """
+        if not app.config["SESSION_REFRESH_EACH_REQUEST"]:
+            return False
+        if "HTTP_COOKIE" not in request.environ:
+            return False
+        return self.get_cookie_name(app) in request.cookies
 
     def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
         """Persist ``session`` and set whatever cookie ``response`` needs. Not called for
@@ -245,11 +263,11 @@ class SecureCookieSessionInterface(SessionInterface):
 
     def _make_signing_serializer(self, cache_key: _CacheKey) -> URLSafeTimedSerializer:
         # Imported on first use: apps that never touch the session never load itsdangerous.
-        from itsdangerous import URLSafeTimedSerializer
+        from .signing import CachingSerializer
 
         secret_key, fallbacks = cache_key[0], cache_key[1]
         # itsdangerous signs with the last key of the list and verifies with all of them.
-        return URLSafeTimedSerializer(
+        return CachingSerializer(
             [*fallbacks, secret_key],
             salt=self.salt,
             serializer=self.serializer,
@@ -285,49 +303,65 @@ class SecureCookieSessionInterface(SessionInterface):
         """Set, refresh or delete the session cookie on ``response`` as needed, and add
         ``Vary: Cookie`` whenever the response depended on the session.
         """
-        name = self.get_cookie_name(app)
-        domain = self.get_cookie_domain(app)
-        path = self.get_cookie_path(app)
-        secure = self.get_cookie_secure(app)
-        partitioned = self.get_cookie_partitioned(app)
-        samesite = self.get_cookie_samesite(app)
-        httponly = self.get_cookie_httponly(app)
-
-        if session.accessed:
-            response.vary.add("Cookie")
-
-        if not session:
-            # An emptied session is removed from the browser rather than stored empty.
-            if session.modified:
-                response.delete_cookie(
-                    name,
-                    domain=domain,
-                    path=path,
-                    secure=secure,
-                    partitioned=partitioned,
-                    samesite=samesite,
-                    httponly=httponly,
-                )
+        vary = session.accessed
+        try:
+            if not session:
+                # An emptied session is removed from the browser rather than stored empty.
+                if session.modified:
+                    response.delete_cookie(
+                        self.get_cookie_name(app),
+                        domain=self.get_cookie_domain(app),
+                        path=self.get_cookie_path(app),
+                        secure=self.get_cookie_secure(app),
+                        partitioned=self.get_cookie_partitioned(app),
+                        samesite=self.get_cookie_samesite(app),
+                        httponly=self.get_cookie_httponly(app),
+                    )
+                    vary = True
+                return
+            if not self.should_set_cookie(app, session):
+                return
+            signer = self.get_signing_serializer(app)
+            if signer is None:
+                return
+            response.set_cookie(
+                self.get_cookie_name(app),
+                signer.dumps(dict(session)),
+                expires=self.get_expiration_time(app, session),
+                httponly=self.get_cookie_httponly(app),
+                domain=self.get_cookie_domain(app),
+                path=self.get_cookie_path(app),
+                secure=self.get_cookie_secure(app),
+                partitioned=self.get_cookie_partitioned(app),
+                samesite=self.get_cookie_samesite(app),
+            )
+            vary = True
+        finally:
+            if vary:
+                # Once: every add re-parses and re-serialises the header.
                 response.vary.add("Cookie")
-            return
 
-        if not self.should_set_cookie(app, session):
-            return
+    def refresh_needed(self, app: Flask, request: Request) -> bool:
+        """Whether an untouched session may be permanent and so need its expiry pushed
+        forward; decided from the cookie's payload without verifying its signature.
 
-        signer = self.get_signing_serializer(app)
-        if signer is None:
-            return
-        expires = self.get_expiration_time(app, session)
-        value = signer.dumps(dict(session))
-        response.set_cookie(
-            name,
-            value,
-            expires=expires,
-            httponly=httponly,
-            domain=domain,
-            path=path,
-            secure=secure,
-            partitioned=partitioned,
-            samesite=samesite,
-        )
-        response.vary.add("Cookie")
+        A forged cookie that claims to be permanent only costs the verification that
+        rejects it in :meth:`open_session`.
+        """
+        if not super().refresh_needed(app, request):
+            return False
+        value = request.cookies.get(self.get_cookie_name(app), "")
+        payload = value.rsplit(".", 2)[0] if value.count(".") >= 2 else value
+        try:
+            if payload.startswith("."):
+                data = zlib.decompressobj().decompress(_b64decode(payload[1:]), 65536)
+            else:
+                data = _b64decode(payload)
+        except (ValueError, binascii.Error, zlib.error):
+            return True
+        return b"_permanent" in data
+
+
+def _b64decode(value: str) -> bytes:
+    raw = value.encode("ascii", "strict")
+    return base64.urlsafe_b64decode(raw + b"=" * (-len(raw) % 4))

@@ -12,8 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from bench.scenarios import RequestSpec
+
 ROOT = Path(__file__).resolve().parents[2]
-REQUIRED = {"hello", "json", "form", "404"}
+REQUIRED = {"hello", "json", "form", "404", "template", "session", "session-untouched"}
 
 
 def _table_rows(markdown: str, header_start: str) -> list[list[str]]:
@@ -61,3 +63,18 @@ def test_quick_run_reports_one_checked_row_per_scenario(tmp_path: Path, extra: l
         "import + app + request",
     ]
     assert data["coldstart"]["error"] is None
+
+
+def test_set_cookie_expectations_catch_a_missing_or_unwanted_cookie() -> None:
+    wants = RequestSpec("/", expect_set_cookie="session")
+    assert wants.problems(200, [("Set-Cookie", "session=abc.def; HttpOnly; Path=/")], b"") == []
+    assert wants.problems(200, [], b"")
+    assert wants.problems(200, [("Set-Cookie", "other=abc; Path=/")], b"")
+    # Deleting the cookie (an empty value) is not setting it.
+    assert wants.problems(
+        200, [("Set-Cookie", "session=; Expires=Thu, 01 Jan 1970 00:00:00 GMT")], b""
+    )
+
+    refuses = RequestSpec("/", expect_no_set_cookie=True)
+    assert refuses.problems(200, [("Content-Type", "text/html")], b"") == []
+    assert refuses.problems(200, [("Set-Cookie", "session=abc; Path=/")], b"")

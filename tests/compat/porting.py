@@ -32,6 +32,7 @@ from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent / "flaskr_like"
 FLAVOURS = ("flask", "framework")
+SUBMODULES = ("api", "auth", "blog", "db", "downloads", "profiles")
 
 _FLASK_IMPORT = re.compile(r"^(?P<indent>[ \t]*)from[ \t]+flask(?P<rest>[.\s])", re.MULTILINE)
 
@@ -111,6 +112,6 @@ def load(flavour: str) -> types.ModuleType:
     if _FINDER not in sys.meta_path:
         sys.meta_path.insert(0, _FINDER)
     package = importlib.import_module(package_name(flavour))
-    for sub in ("api", "auth", "blog", "db", "downloads"):
+    for sub in SUBMODULES:
         importlib.import_module(f"{package.__name__}.{sub}")
     return package

@@ -11,6 +11,7 @@ every step, from the cookie each client holds.
 
 from __future__ import annotations
 
+import importlib
 import typing as t
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from .conftest import USERS, make_app
 class Step(t.NamedTuple):
     method: str
     path: str
-    kwargs: dict[str, t.Any] = {}  # noqa: RUF012 - never mutated
+    kwargs: dict[str, t.Any] = {}
 
     def send(self, client: t.Any) -> t.Any:
         return client.open(self.path, method=self.method, **self.kwargs)
@@ -90,10 +91,23 @@ SCRIPT: list[Step] = [
     _get("/downloads//etc/passwd"),
     _get("/no/such/page"),
     _get("/boom"),
+    _get("/about"),
+    _get("/u/alice/"),
+    _get("/u/bob/card"),
+    _get("/u/alice/stats.json"),
+    _get("/u/alice/titles.txt"),
+    _get("/u/alice/feed"),
+    _get("/u/bob/teapot"),
+    _get("/u/zed/"),
     _get("/auth/logout"),
     _get("/"),
     _post("/api/posts", json={"title": "anonymous"}),
     _get("/auth/login"),
+    _post("/auth/login", data={"username": "bob", "password": USERS["bob"]}),
+    _post("/auth/login", data={"username": "bob", "password": USERS["bob"]}),
+    _get("/export.csv", query_string={"sep": ";"}),
+    Step("HEAD", "/export.csv"),
+    _get("/auth/logout", follow_redirects=True),
 ]
 
 # What the script is expected to produce (on Flask, hence on both): keeps the script honest.
@@ -103,7 +117,8 @@ EXPECTED_STATUS = [
     404, 405, 302, 200, 200, 200, 404, 200, 200, 200,
     200, 201, 400, 400, 415, 200, 403, 405, 405, 204,
     404, 404, 200, 400, 200, 206, 404, 308, 404, 500,
-    302, 200, 401, 200,
+    200, 200, 200, 200, 200, 200, 418, 404, 302, 200,
+    401, 200, 302, 302, 200, 200, 200,
 ]  # fmt: skip
 
 _EPOCH = "Thu, 01 Jan 1970 00:00:00 GMT"
@@ -124,8 +139,9 @@ def _cookie(header: str, session_name: str) -> tuple[str, str, tuple[str, ...]]:
     return name, value, tuple(masked)
 
 
-def _observe(app: t.Any, client: t.Any, step: Step) -> dict[str, t.Any]:
+def _observe(app: t.Any, client: t.Any, step: Step, events: list[str]) -> dict[str, t.Any]:
     name = app.config["SESSION_COOKIE_NAME"]
+    events.clear()
     with step.send(client) as response:
         body = response.get_data()
         headers = sorted(
@@ -145,13 +161,35 @@ def _observe(app: t.Any, client: t.Any, step: Step) -> dict[str, t.Any]:
         "body": body,
         "session": session,
         "last_user": getattr(client.get_cookie("last_user"), "value", None),
+        # What the app saw: templates rendered, flashes, teardown runs, in order.
+        "events": list(events),
     }
 
 
 def _replay(flavour: str, tmp_path: Path) -> list[dict[str, t.Any]]:
     app = make_app(flavour, tmp_path / flavour, PROPAGATE_EXCEPTIONS=False)
+    assert type(app).__module__.partition(".")[0] == flavour
+    module = importlib.import_module(flavour)
+    events: list[str] = []
+    app.teardown_request(lambda exc: events.append(f"teardown_request {type(exc).__name__}"))
+    app.teardown_appcontext(lambda exc: events.append("teardown_appcontext"))
+
+    def on_template(sender: t.Any, template: t.Any, context: t.Any, **extra: t.Any) -> None:
+        events.append(f"template {template.name}")
+
+    def on_flash(sender: t.Any, message: str, category: str, **extra: t.Any) -> None:
+        events.append(f"flash {category}: {message}")
+
+    def on_exception(sender: t.Any, exception: Exception, **extra: t.Any) -> None:
+        events.append(f"exception {exception!r}")
+
     client = app.test_client()
-    return [_observe(app, client, step) for step in SCRIPT]
+    with (
+        module.template_rendered.connected_to(on_template, app),
+        module.message_flashed.connected_to(on_flash, app),
+        module.got_request_exception.connected_to(on_exception, app),
+    ):
+        return [_observe(app, client, step, events) for step in SCRIPT]
 
 
 @pytest.fixture(scope="module")
@@ -169,6 +207,16 @@ def test_script_exercises_what_it_claims(replays: dict[str, list[dict[str, t.Any
     assert flask_run[9]["last_user"] == "alice"
     assert flask_run[-1]["session"] is None or "user_id" not in flask_run[-1]["session"]
     assert b"&lt;script&gt;alert(1)&lt;/script&gt;<br>" in flask_run[14]["body"]
+    by_path = {(s.method, s.path): r for s, r in zip(SCRIPT, flask_run, strict=True)}
+    assert by_path["GET", "/boom"]["events"][0] == "exception RuntimeError('the oven caught fire')"
+    # Streams tear down when the view returns and again when the stream ends.
+    assert by_path["GET", "/u/alice/feed"]["events"] == [
+        "teardown_request NoneType",
+        "teardown_appcontext",
+        "template profiles/feed.txt",
+        "teardown_request NoneType",
+        "teardown_appcontext",
+    ]
 
 
 @pytest.mark.parametrize("index", range(len(SCRIPT)), ids=[f"{s.method} {s.path}" for s in SCRIPT])

@@ -7,9 +7,12 @@ on framework is a compatibility bug in framework.
 
 from __future__ import annotations
 
+import importlib
 import logging
+import re
 import sqlite3
 import typing as t
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -20,9 +23,7 @@ from .conftest import USERS, AuthActions, make_app
 # --- factory, config, CLI -----------------------------------------------------------------
 
 
-def test_factory_without_test_config_reads_instance_config_py(
-    flavour: str, tmp_path: Path
-) -> None:
+def test_factory_without_test_config_reads_instance_config_py(flavour: str, tmp_path: Path) -> None:
     package = porting.load(flavour)
     instance = tmp_path / "instance"
     instance.mkdir()
@@ -51,11 +52,29 @@ def test_test_config_overrides(app: t.Any, flavour: str) -> None:
     assert type(app).__module__.partition(".")[0] == flavour
 
 
+def test_each_copy_uses_only_its_own_framework(flavour: str) -> None:
+    package = porting.load(flavour)
+    other = next(f for f in porting.FLAVOURS if f != flavour)
+    modules = [package] + [getattr(package, sub) for sub in porting.SUBMODULES]
+    used = {
+        value.__module__.partition(".")[0]
+        for module in modules
+        for value in vars(module).values()
+        if callable(value) and getattr(value, "__module__", None)
+    }
+    assert flavour in used
+    assert other not in used
+    for module in modules:
+        assert module.__file__.startswith(str(porting.PACKAGE_DIR))
+        source = module.__loader__.get_source(module.__name__)
+        assert not re.search(rf"^\s*(from|import) {other}\b", source, re.MULTILINE)
+
+
 def test_default_instance_path_is_next_to_the_package() -> None:
     paths = {
-        flavour: porting.load(flavour).Flask(
-            porting.package_name(flavour), instance_relative_config=True
-        ).instance_path
+        flavour: porting.load(flavour)
+        .Flask(porting.package_name(flavour), instance_relative_config=True)
+        .instance_path
         for flavour in porting.FLAVOURS
     }
     assert set(paths.values()) == {str(porting.PACKAGE_DIR.parent / "instance")}
@@ -95,7 +114,7 @@ def test_init_db_command_with_option(runner: t.Any, app: t.Any, package: t.Any) 
     assert [r["title"] for r in rows] == ["Welcome"]
     client = app.test_client()
     AuthActions(client).login("demo", "demo")
-    assert b"<span class=\"user\">demo</span>" in client.get("/").data
+    assert b'<span class="user">demo</span>' in client.get("/").data
 
 
 def test_init_db_command_help_and_bad_option(runner: t.Any) -> None:
@@ -106,7 +125,7 @@ def test_init_db_command_help_and_bad_option(runner: t.Any) -> None:
     result = runner.invoke(args=["init-db", "--nope"])
     assert result.exit_code == 2
     assert "Error: No such option '--nope'." in result.output
-    assert f"init-db --help' for help" in result.output
+    assert "init-db --help' for help" in result.output
 
 
 def test_teardown_closes_the_connection(app: t.Any, package: t.Any) -> None:
@@ -131,7 +150,10 @@ def test_register(client: t.Any, app: t.Any, package: t.Any) -> None:
     assert row["password"] != "s3cret"
     page = client.get(response.headers["Location"]).get_data(as_text=True)
     assert '<div class="flash success">Welcome, carol! You can log in now.</div>' in page
-    assert client.post("/auth/login", data={"username": "carol", "password": "s3cret"}).status_code == 302
+    assert (
+        client.post("/auth/login", data={"username": "carol", "password": "s3cret"}).status_code
+        == 302
+    )
 
 
 @pytest.mark.parametrize(
@@ -552,7 +574,10 @@ def test_api_update_and_delete(client: t.Any, auth: AuthActions) -> None:
 
 def test_api_other_users_post_is_json_403(client: t.Any, auth: AuthActions) -> None:
     auth.login()
-    for response in (client.put("/api/posts/2", json={"title": "mine"}), client.delete("/api/posts/2")):
+    for response in (
+        client.put("/api/posts/2", json={"title": "mine"}),
+        client.delete("/api/posts/2"),
+    ):
         assert response.status_code == 403
         assert response.get_json() == {
             "error": "forbidden",
@@ -661,3 +686,226 @@ def test_static_file(client: t.Any) -> None:
         assert response.status_code == 200
         assert response.headers["Content-Type"] == "text/css; charset=utf-8"
         assert response.data.startswith(b"body {")
+
+
+def test_streamed_response_runs_teardown_after_the_view_and_after_the_stream(
+    client: t.Any, app: t.Any, auth: AuthActions
+) -> None:
+    # Flask 3.1.3: the contexts are popped (teardown runs) when the view returns, and
+    # stream_with_context pushes them again only while the body is iterated, so teardown
+    # runs a second time when the stream ends. The db connection is reopened in between.
+    events: list[str] = []
+    app.teardown_request(lambda exc: events.append("request"))
+    app.teardown_appcontext(lambda exc: events.append("appcontext"))
+    auth.login()
+    events.clear()
+    response = client.get("/export.csv")
+    assert events == ["request", "appcontext"]
+    assert response.get_data(as_text=True).startswith("id,title,author\n1,")
+    assert events == ["request", "appcontext"] * 2
+
+
+@pytest.mark.parametrize("flavour", ["flask", "framework"])
+def test_500_log_line_as_the_default_handler_writes_it(
+    flavour: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = make_app(flavour, tmp_path, PROPAGATE_EXCEPTIONS=False)
+    with caplog.at_level(logging.ERROR):
+        app.test_client().get("/boom")
+    [record] = [r for r in caplog.records if r.name == app.logger.name]
+    default_handler = importlib.import_module(f"{flavour}.logging").default_handler
+    first_line = default_handler.format(record).splitlines()[0]
+    timestamp, _, rest = first_line.partition("] ")
+    assert re.fullmatch(r"\[[\d-]+ [\d:,]+", timestamp)
+    assert rest == "ERROR in app: Exception on /boom [GET]"
+    assert "RuntimeError: the oven caught fire" in default_handler.format(record)
+
+
+# --- profiles: url_value_preprocessor / url_defaults, View, JSON types, send_file ------------
+
+
+def test_profile_page(client: t.Any) -> None:
+    response = client.get("/u/alice/")
+    assert response.headers["Cache-Control"] == "private, max-age=60"
+    page = response.get_data(as_text=True)
+    assert "<title>alice - Flaskr-like</title>" in page
+    assert '<p class="count">2 posts, 3 in total.</p>' in page
+    # url_defaults fills in the current username; an explicit one wins.
+    assert '<a href="/u/alice/card">card</a>' in page
+    assert '<a href="/u/bob/">bob</a>' in page
+    assert "<footer>" not in page
+
+
+def test_profile_template_test_filter_and_config(flavour: str, tmp_path: Path) -> None:
+    app = make_app(flavour, tmp_path, SHOW_DEBUG_FOOTER=True)
+    page = app.test_client().get("/u/bob/").get_data(as_text=True)
+    assert '<p class="count">1 post, 3 in total.</p>' in page
+    assert '<li class="long"><a href="/2">Can we fix it?</a>' in page
+    assert "<footer>endpoint=profiles.overview blueprint=profiles</footer>" in page
+
+
+def test_unknown_profile_is_404_and_no_slash_redirects(client: t.Any) -> None:
+    response = client.get("/u/zed/card")
+    assert response.status_code == 404
+    assert b"Nothing lives at <code>/u/zed/card</code>." in response.data
+    response = client.get("/u/bob")
+    assert response.status_code == 308
+    assert response.headers["Location"] == "http://localhost/u/bob/"
+
+
+def test_render_template_string_card(client: t.Any) -> None:
+    assert client.get("/u/bob/card").data == (
+        b"<p class=card>bob @ Flaskr-like - <a href='/u/bob/'>all posts</a></p>"
+    )
+
+
+def test_stats_json_serialises_dataclass_date_decimal_uuid(client: t.Any) -> None:
+    assert client.get("/u/alice/stats.json").get_json() == {
+        "joined": "Thu, 29 Feb 2024 00:00:00 GMT",
+        "key": "9b8af889-593a-52f2-90ac-37effeecf22b",
+        "posts": 2,
+        "score": "12.50",
+        "seen": "Fri, 01 Mar 2024 12:30:00 GMT",
+        "username": "alice",
+    }
+
+
+def test_send_file_from_memory(client: t.Any) -> None:
+    with client.get("/u/alice/titles.txt") as response:
+        assert response.data == b"Down the rabbit hole\nTea party\n"
+        assert response.headers["Content-Disposition"] == ("attachment; filename=alice-titles.txt")
+        assert response.headers["Content-Type"] == "text/plain; charset=utf-8"
+        assert "ETag" not in response.headers
+        assert "Last-Modified" not in response.headers
+
+
+def test_stream_template_is_not_autoescaped_for_txt(client: t.Any, auth: AuthActions) -> None:
+    auth.login()
+    client.post("/create", data={"title": "<tag> & more", "body": ""})
+    response = client.get("/u/alice/feed")
+    assert response.mimetype == "text/plain"
+    assert response.get_data(as_text=True) == (
+        "1. Down the rabbit hole <http://localhost/1>\n"
+        "2. Tea party <http://localhost/3>\n"
+        "3. <tag> & more <http://localhost/4>\n"
+        "-- alice"
+    )
+
+
+def test_abort_with_a_response(client: t.Any) -> None:
+    response = client.get("/u/bob/teapot")
+    assert response.status_code == 418
+    assert response.get_json() == {"error": "I'm a teapot", "profile": "/u/bob/"}
+    assert response.headers["X-Frame-Options"] == "DENY"
+
+
+def test_about_class_based_view(client: t.Any) -> None:
+    page = client.get("/about").get_data(as_text=True)
+    assert "<title>About - Flaskr-like</title>" in page
+    assert "Flaskr-like is a demo blog with 3 posts." in page
+    assert "You are logged in." not in page
+    with client.session_transaction() as sess:
+        sess["user_id"] = 1
+    assert "You are logged in." in client.get("/about").get_data(as_text=True)
+    assert client.post("/about").status_code == 405
+
+
+# --- config from the environment, permanent sessions, maintenance mode, signals -------------
+
+
+def test_prefixed_env_config(flavour: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FLASK_SITE_NAME", "Env Blog")
+    monkeypatch.setenv("FLASK_MAINTENANCE", "true")
+    monkeypatch.setenv("FLASK_PERMANENT_SESSION_LIFETIME", "60")
+    monkeypatch.setenv("FLASK_LIMITS__posts", "[1, 2]")
+    app = porting.load(flavour).create_app(instance_path=str(tmp_path))
+    assert app.config["SITE_NAME"] == "Env Blog"
+    assert app.config["MAINTENANCE"] is True
+    assert app.permanent_session_lifetime.total_seconds() == 60
+    assert app.config["LIMITS"] == {"posts": [1, 2]}
+
+
+def test_remember_me_makes_the_session_permanent(client: t.Any, auth: AuthActions) -> None:
+    plain = auth.login().headers["Set-Cookie"]
+    assert "Expires=" not in plain
+    auth.logout()
+    response = auth.login(remember="1")
+    session_cookie = next(
+        c for c in response.headers.getlist("Set-Cookie") if c.startswith("session=")
+    )
+    assert "Expires=" in session_cookie
+    assert session_cookie.endswith("; HttpOnly; Path=/")
+    with client.session_transaction() as sess:
+        assert sess.permanent
+
+
+def test_api_maintenance_mode(flavour: str, tmp_path: Path) -> None:
+    app = make_app(flavour, tmp_path, MAINTENANCE=True)
+    client = app.test_client()
+    with client.session_transaction() as sess:
+        sess["user_id"] = 1
+    assert client.get("/api/posts/1").status_code == 200
+    response = client.delete("/api/posts/1")
+    assert response.status_code == 503
+    assert response.get_json()["error"] == "maintenance"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert client.get("/api/posts/1").status_code == 200
+
+
+@contextmanager
+def captured_templates(flavour: str, app: t.Any) -> t.Iterator[list[tuple[str, dict[str, t.Any]]]]:
+    """Record (template name, context) of every template the app renders."""
+    signals = importlib.import_module(flavour)
+    recorded: list[tuple[str, dict[str, t.Any]]] = []
+
+    def record(sender: t.Any, template: t.Any, context: dict[str, t.Any], **extra: t.Any) -> None:
+        recorded.append((template.name, context))
+
+    with signals.template_rendered.connected_to(record, app):
+        yield recorded
+
+
+def test_templates_rendered_with_context(flavour: str, client: t.Any, app: t.Any) -> None:
+    with captured_templates(flavour, app) as templates:
+        client.get("/")
+        client.get("/1")
+        client.get("/nope")
+    assert [name for name, _ in templates] == [
+        "blog/index.html",
+        "blog/detail.html",
+        "errors/404.html",
+    ]
+    index_context = templates[0][1]
+    assert [p["title"] for p in index_context["posts"]] == [
+        "Tea party",
+        "Can we fix it?",
+        "Down the rabbit hole",
+    ]
+    assert index_context["site_name"] == "Flaskr-like"
+    assert callable(index_context["can_edit"])
+    assert index_context["g"].user is None
+    assert templates[2][1]["path"] == "/nope"
+
+
+def test_message_flashed_signal(flavour: str, client: t.Any, app: t.Any) -> None:
+    module = importlib.import_module(flavour)
+    flashed: list[tuple[str, str]] = []
+
+    def record(sender: t.Any, message: str, category: str, **extra: t.Any) -> None:
+        flashed.append((category, message))
+
+    with module.message_flashed.connected_to(record, app):
+        client.get("/create")
+        client.post("/auth/login", data={"username": "bob", "password": USERS["bob"]})
+    assert flashed == [("warning", "Please log in first."), ("success", "Hello again, bob.")]
+
+
+def test_url_for_in_a_test_request_context(app: t.Any, package: t.Any) -> None:
+    with app.test_request_context("/u/alice/", base_url="https://blog.example"):
+        url_for = package.blog.url_for
+        assert url_for("blog.detail", id=3, _external=True) == "https://blog.example/3"
+        assert url_for("api.post", id=1, _anchor="top", v=["a", "b"]) == (
+            "/api/posts/1?v=a&v=b#top"
+        )
+        assert url_for("downloads.download", filename="a b/c.txt") == "/downloads/a%20b/c.txt"
+        assert url_for("static", filename="style.css") == "/static/style.css"

@@ -262,23 +262,23 @@ def test_stream_with_context() -> None:
     assert decorated.text == "1"
 
 
-def test_stream_with_context_teardown_runs_once_after_stream() -> None:
-    # Flask 3.1.3 runs teardown_request twice here (when the view returns, then again after
-    # the stream); ours runs it once, after the last chunk, while the request is still usable.
-    import framework
-
-    app = _stream_app(framework)
+def test_stream_with_context_teardown_runs_after_view_and_after_stream(
+    mod: types.ModuleType,
+) -> None:
+    # Flask 3.1.3: the contexts are popped when the view returns (teardown runs), pushed again
+    # only while the body is iterated, and popped once more when the stream ends.
+    app = _stream_app(mod)
     events: list[str] = app.extensions["events"]
     response = app.test_client().get("/stream?name=bo", buffered=False)
     try:
-        # The test client pulls the first chunk eagerly; nothing is torn down yet.
-        assert events == ["view", "start"]
+        # The test client pulls the first chunk eagerly.
+        assert events == ["view", "teardown", "start"]
         assert response.get_data() == b"hello bo at /stream"
     finally:
         response.close()
-    assert events == ["view", "start", "end", "teardown"]
-    assert not framework.has_request_context()
-    assert not framework.has_app_context()
+    assert events == ["view", "teardown", "start", "end", "teardown"]
+    assert not mod.has_request_context()
+    assert not mod.has_app_context()
 
 
 def test_generator_without_stream_with_context_has_no_request(mod: types.ModuleType) -> None:

@@ -254,9 +254,11 @@ def test_absent_cookie_gives_empty_session() -> None:
 
 def _tampered(cookie: str) -> list[str]:
     payload, timestamp, signature = cookie.rsplit(".", 2)
-    flipped = "A" if signature[-1] != "A" else "B"
+    # Change the first character: all six of its bits are signature bits (the last
+    # character's low bits are padding, so changing it may decode to the same bytes).
+    flipped = "A" if signature[0] != "A" else "B"
     return [
-        f"{payload}.{timestamp}.{signature[:-1]}{flipped}",
+        f"{payload}.{timestamp}.{flipped}{signature[1:]}",
         f"{payload}x.{timestamp}.{signature}",
         f"{payload}.{timestamp}",
         cookie[: len(cookie) // 2],

@@ -10,12 +10,16 @@ change the porting guide asks of a user. Nothing here knows which of the two it 
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from typing import Any
 
 from flask import Flask, render_template, request
+from flask.views import View
 
 
-def create_app(test_config: dict[str, Any] | None = None, instance_path: str | None = None) -> Flask:
+def create_app(
+    test_config: dict[str, Any] | None = None, instance_path: str | None = None
+) -> Flask:
     """Build the application; ``test_config`` replaces the instance ``config.py``."""
     app = Flask(__name__, instance_path=instance_path, instance_relative_config=True)
     app.config.from_mapping(
@@ -23,28 +27,44 @@ def create_app(test_config: dict[str, Any] | None = None, instance_path: str | N
         DATABASE=os.path.join(app.instance_path, "flaskr_like.sqlite"),
         DOWNLOAD_FOLDER=os.path.join(app.root_path, "downloads"),
         SITE_NAME="Flaskr-like",
-        POSTS_PER_PAGE=5,
+        PERMANENT_SESSION_LIFETIME=timedelta(days=14),
+        MAINTENANCE=False,
     )
     if test_config is None:
         app.config.from_pyfile("config.py", silent=True)
+        app.config.from_prefixed_env()
     else:
         app.config.from_mapping(test_config)
 
     os.makedirs(app.instance_path, exist_ok=True)
 
-    from . import api, auth, blog, db, downloads
+    from . import api, auth, blog, db, downloads, profiles
 
     db.init_app(app)
     app.register_blueprint(auth.bp)
     app.register_blueprint(blog.bp)
     app.register_blueprint(api.bp, url_prefix="/api")
     app.register_blueprint(downloads.bp)
+    app.register_blueprint(profiles.bp)
+    app.add_url_rule("/about", view_func=Page.as_view("about", "about.html", title="About"))
     # The index lives in the blog blueprint; give it the plain name too, as the tutorial does.
     app.add_url_rule("/", endpoint="index")
 
     @app.context_processor
     def inject_site() -> dict[str, Any]:
         return {"site_name": app.config["SITE_NAME"]}
+
+    @app.template_filter()
+    def pluralize(number: int, singular: str = "", plural: str = "s") -> str:
+        return singular if number == 1 else plural
+
+    @app.template_test("long_post")
+    def is_long_post(body: str) -> bool:
+        return len(body.split()) > 8
+
+    @app.template_global()
+    def post_count() -> int:
+        return int(db.query("SELECT COUNT(*) AS n FROM post", one=True)["n"])
 
     @app.after_request
     def security_headers(response: Any) -> Any:
@@ -70,3 +90,16 @@ def create_app(test_config: dict[str, Any] | None = None, instance_path: str | N
         return "Hello, World!"
 
     return app
+
+
+class Page(View):
+    """A plain page rendered from a template, configured when it is registered."""
+
+    methods = ["GET"]
+
+    def __init__(self, template: str, **context: Any) -> None:
+        self.template = template
+        self.context = context
+
+    def dispatch_request(self) -> str:
+        return render_template(self.template, **self.context)

@@ -4,13 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, g, jsonify, request, url_for
+from flask import Blueprint, abort, current_app, g, jsonify, request, url_for
 from flask.views import MethodView
 from werkzeug.exceptions import HTTPException
 
 from .db import get_db, query
 
 bp = Blueprint("api", __name__)
+
+
+@bp.before_request
+def maintenance_mode() -> Any:
+    if current_app.config["MAINTENANCE"] and request.method != "GET":
+        return {"error": "maintenance", "message": "The API is read-only right now."}, 503
+    return None
 
 
 @bp.errorhandler(400)
@@ -95,7 +102,9 @@ class PostItem(MethodView):
         self._get(id, write=True)
         data = _payload()
         db = get_db()
-        db.execute("UPDATE post SET title = ?, body = ? WHERE id = ?", (data["title"], data["body"], id))
+        db.execute(
+            "UPDATE post SET title = ?, body = ? WHERE id = ?", (data["title"], data["body"], id)
+        )
         db.commit()
         return _as_dict(self._get(id))
 

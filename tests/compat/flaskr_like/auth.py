@@ -40,7 +40,9 @@ def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
 @bp.before_app_request
 def load_logged_in_user() -> None:
     user_id = session.get("user_id")
-    g.user = None if user_id is None else query("SELECT * FROM user WHERE id = ?", (user_id,), one=True)
+    g.user = (
+        None if user_id is None else query("SELECT * FROM user WHERE id = ?", (user_id,), one=True)
+    )
 
 
 @bp.route("/register", methods=("GET", "POST"))
@@ -82,6 +84,7 @@ def login() -> Any:
         session.clear()
         session["user_id"] = user["id"]
         if request.form.get("remember"):
+            session.permanent = True
 
             @after_this_request
             def remember(response: Any) -> Any:

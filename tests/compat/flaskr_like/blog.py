@@ -153,7 +153,9 @@ def author_json(username: str) -> Any:
     user = query("SELECT id, username FROM user WHERE username = ?", (username,), one=True)
     if user is None:
         return jsonify(error=f"no author called {username}"), 404
-    titles = [r["title"] for r in query("SELECT title FROM post WHERE author_id = ?", (user["id"],))]
+    titles = [
+        r["title"] for r in query("SELECT title FROM post WHERE author_id = ?", (user["id"],))
+    ]
     return jsonify(author=user["username"], titles=titles, logged_in=g.user is not None)
 
 

@@ -1,0 +1,278 @@
+"""The App Engine entry point: ``app = gae.wrap(create_app())``.
+
+:class:`AppEngine` is a framework extension (``AppEngine(app)`` or ``ext.init_app(app)``)
+that makes an app ready for App Engine:
+
+* every request of an app that uses ndb runs in an ndb context, kept open until the
+  response has been sent (streamed responses can read Datastore);
+* App Engine's own headers are exposed as ``request.appengine`` where they can be trusted,
+  the front end's ``X-Forwarded-Proto`` is honoured, and logs carry the request's trace;
+* ``/_ah/warmup`` runs the warmup hooks once;
+* on App Engine it refuses to start without a real ``SECRET_KEY``, forces debug mode off
+  and makes session cookies Secure, HttpOnly and SameSite=Lax.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import typing as t
+from contextvars import ContextVar
+
+from framework import Flask
+
+from .headers import TRUSTED_KEY, AppEngineRequestMixin, parse_trace
+from .logging import current_trace
+from .ndb import RequestContext, get_client, ndb_in_use
+from .settings import Settings, get_settings
+
+if t.TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
+
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
+logger = logging.getLogger("gae")
+
+F = t.TypeVar("F", bound=t.Callable[[], t.Any])
+
+#: Values that are not secrets: refusing them on App Engine stops a demo key going live.
+PLACEHOLDER_SECRETS = frozenset(
+    {
+        "",
+        "dev",
+        "development",
+        "secret",
+        "secret-key",
+        "secret_key",
+        "changeme",
+        "change-me",
+        "change_me",
+        "replace-me",
+        "your-secret-key",
+        "your_secret_key",
+        "insecure",
+        "test",
+        "testing",
+    }
+)
+MIN_SECRET_LENGTH = 16
+
+
+class _ClosingBody:
+    """The response body, with work to do once it has been sent.
+
+    The work (leaving the ndb context, forgetting the trace) runs when the body is
+    exhausted or closed, whichever comes first, and only once. A body that is neither
+    (a test client response nobody read) is finished when the next request starts in the
+    same thread, so nothing leaks from one request into the next.
+    """
+
+    __slots__ = ("_body", "_callbacks")
+
+    def __init__(self, body: Iterable[bytes], callbacks: list[t.Callable[[], None]]) -> None:
+        self._body = body
+        self._callbacks: list[t.Callable[[], None]] | None = callbacks
+        _unfinished.set(self)
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield from self._body
+        self.finish()
+
+    def finish(self) -> None:
+        """Run the pending work now (idempotent)."""
+        callbacks, self._callbacks = self._callbacks, None
+        if callbacks is None:
+            return
+        if _unfinished.get() is self:
+            _unfinished.set(None)
+        for callback in callbacks:
+            callback()
+
+    def close(self) -> None:
+        try:
+            close = getattr(self._body, "close", None)
+            if close is not None:
+                close()
+        finally:
+            self.finish()
+
+
+#: The body of this thread's previous request while its work is still pending.
+_unfinished: ContextVar[_ClosingBody | None] = ContextVar("gae.unfinished", default=None)
+
+
+class AppEngineMiddleware:
+    """WSGI middleware around ``app.wsgi_app`` doing the per-request work."""
+
+    def __init__(self, wsgi_app: WSGIApplication, extension: AppEngine) -> None:
+        self.wsgi_app = wsgi_app
+        self.extension = extension
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        ext = self.extension
+        previous = _unfinished.get()
+        if previous is not None:
+            previous.finish()
+        callbacks: list[t.Callable[[], None]] = []
+        if ext.trust_headers:
+            environ[TRUSTED_KEY] = True
+            proto = environ.get("HTTP_X_FORWARDED_PROTO")
+            if proto in {"http", "https"}:
+                environ["wsgi.url_scheme"] = proto
+            user_ip = environ.get("HTTP_X_APPENGINE_USER_IP")
+            if user_ip:
+                environ["gae.front_end_addr"] = environ.get("REMOTE_ADDR")
+                environ["REMOTE_ADDR"] = user_ip
+            trace = parse_trace(environ)
+            if trace is not None:
+                current_trace.set(trace)
+                callbacks.append(_clear_trace)
+        if ext.force_production and ext.app.config["DEBUG"]:
+            ext.app.config["DEBUG"] = False
+        ndb_context: RequestContext | None = None
+        if ndb_in_use():
+            ndb_context = RequestContext()
+            ndb_context.enter()
+            callbacks.append(ndb_context.exit)
+        if not callbacks:
+            return self.wsgi_app(environ, start_response)
+        try:
+            body = self.wsgi_app(environ, start_response)
+        except BaseException:
+            for callback in callbacks:
+                callback()
+            raise
+        return _ClosingBody(body, callbacks)
+
+
+def _clear_trace() -> None:
+    current_trace.set(None)
+
+
+class AppEngine:
+    """The App Engine extension: ``AppEngine(app)``, or ``ext = AppEngine()`` then
+    ``ext.init_app(app)`` in an app factory.
+
+    ``trust_headers`` (default: on App Engine, or ``app.config["GAE_TRUST_HEADERS"]``)
+    decides whether ``X-Appengine-*`` and ``X-Forwarded-Proto`` are believed;
+    ``settings`` replaces the environment's (for tests).
+    """
+
+    def __init__(self, app: Flask | None = None, *, settings: Settings | None = None) -> None:
+        self._settings = settings
+        self._warmup_hooks: list[t.Callable[[], t.Any]] = [
+            self._warm_ndb,
+            self._warm_templates,
+        ]
+        self._warmed = threading.Event()
+        self._warm_lock = threading.Lock()
+        self.app: Flask
+        self.trust_headers = False
+        self.force_production = False
+        if app is not None:
+            self.init_app(app)
+
+    @property
+    def settings(self) -> Settings:
+        """The runtime facts this extension acts on."""
+        return self._settings if self._settings is not None else get_settings()
+
+    def init_app(self, app: Flask) -> None:
+        """Make ``app`` ready for App Engine (see the module documentation)."""
+        settings = self.settings
+        self.app = app
+        app.extensions["appengine"] = self
+        app.config.setdefault("GAE_TRUST_HEADERS", settings.on_app_engine)
+        self.trust_headers = bool(app.config["GAE_TRUST_HEADERS"])
+        self.force_production = settings.on_app_engine
+        if settings.on_app_engine:
+            self._enforce_production(app)
+        if not issubclass(app.request_class, AppEngineRequestMixin):
+            app.request_class = type(
+                f"AppEngine{app.request_class.__name__}",
+                (AppEngineRequestMixin, app.request_class),
+                {"__module__": app.request_class.__module__},
+            )
+        app.add_url_rule("/_ah/warmup", "_ah_warmup", self._warmup_view)
+        app.wsgi_app = AppEngineMiddleware(app.wsgi_app, self)  # type: ignore[method-assign]
+
+    # -- production safety -----------------------------------------------------------------
+
+    def _enforce_production(self, app: Flask) -> None:
+        secret = app.config.get("SECRET_KEY")
+        text = secret.decode(errors="replace") if isinstance(secret, bytes) else secret
+        if text is None or text.strip().lower() in PLACEHOLDER_SECRETS:
+            raise RuntimeError(
+                "SECRET_KEY is not set (or is a placeholder), and App Engine serves real "
+                "users: sessions could be forged. Set it from the environment, e.g. "
+                "app.config['SECRET_KEY'] = os.environ['SECRET_KEY'] with the value kept in "
+                "Secret Manager (or an env_variables entry of a non-committed app.yaml), "
+                "before calling gae.wrap(app)."
+            )
+        if len(text) < MIN_SECRET_LENGTH:
+            raise RuntimeError(
+                f"SECRET_KEY is only {len(text)} characters long; use at least "
+                f"{MIN_SECRET_LENGTH} random characters, e.g. python -c 'import secrets; "
+                "print(secrets.token_hex(32))', stored in Secret Manager."
+            )
+        if app.config.get("DEBUG"):
+            logger.warning("Debug mode is not allowed on App Engine; it has been turned off.")
+        app.config["DEBUG"] = False
+        # Unwrap an interactive debugger someone put around the app.
+        from werkzeug.debug import DebuggedApplication
+
+        while isinstance(app.wsgi_app, DebuggedApplication):
+            logger.warning(
+                "Removed werkzeug's interactive debugger: never expose it on App Engine."
+            )
+            app.wsgi_app = app.wsgi_app.app  # type: ignore[method-assign, assignment]
+        defaults = {
+            "SESSION_COOKIE_SECURE": (False, True),
+            "SESSION_COOKIE_HTTPONLY": (False, True),
+            "SESSION_COOKIE_SAMESITE": (None, "Lax"),
+        }
+        for key, (unset, value) in defaults.items():
+            if app.config.get(key, unset) == unset:
+                app.config[key] = value
+
+    # -- warmup ----------------------------------------------------------------------------
+
+    def warmup(self, f: F) -> F:
+        """Register ``f()`` to run on the first ``/_ah/warmup`` request (or :meth:`warm`)."""
+        self._warmup_hooks.append(f)
+        return f
+
+    def warm(self) -> bool:
+        """Run the warmup hooks unless they already ran; whether this call ran them."""
+        if self._warmed.is_set():
+            return False
+        with self._warm_lock:
+            if self._warmed.is_set():
+                return False
+            for hook in self._warmup_hooks:
+                hook()
+            self._warmed.set()
+            return True
+
+    def _warmup_view(self) -> tuple[str, int, dict[str, str]]:
+        ran = self.warm()
+        return ("warmed up" if ran else "already warm"), 200, {"Content-Type": "text/plain"}
+
+    def _warm_ndb(self) -> None:
+        if ndb_in_use():
+            get_client()
+
+    def _warm_templates(self) -> None:
+        app = self.app
+        loader = app.jinja_env.loader
+        if loader is None:
+            return
+        for name in loader.list_templates():
+            if app.select_jinja_autoescape(name) or name.endswith((".txt", ".j2", ".jinja")):
+                app.jinja_env.get_template(name)
+
+
+def wrap(app: Flask, **options: t.Any) -> Flask:
+    """Make ``app`` ready for App Engine and return it: ``app = gae.wrap(create_app())``."""
+    AppEngine(app, **options)
+    return app
