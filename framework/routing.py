@@ -11,8 +11,17 @@ import sys
 import typing as t
 from itertools import chain
 from urllib.parse import quote as _url_quote
+from uuid import UUID
 
 from werkzeug.routing import BuildError, Map, MapAdapter, Rule
+from werkzeug.routing.converters import (
+    AnyConverter,
+    FloatConverter,
+    IntegerConverter,
+    PathConverter,
+    UnicodeConverter,
+    UUIDConverter,
+)
 
 from .globals import _cv_app, _cv_request
 from .scaffold import Scaffold
@@ -71,6 +80,95 @@ class CachingMapAdapter(MapAdapter):
         if return_rule:
             return rule, args
         return rule.endpoint, args
+
+
+# Value types whose equality implies the same URL text (custom objects may define __eq__
+# and __str__ inconsistently, so they are never cached).
+_PLAIN_TYPES = frozenset({str, int, float, bool, type(None), UUID})
+_BUILTIN_CONVERTERS = frozenset(
+    {
+        UnicodeConverter,
+        PathConverter,
+        IntegerConverter,
+        FloatConverter,
+        UUIDConverter,
+        AnyConverter,
+    }
+)
+_BUILD_CACHE_ATTR = "_framework_built_urls"
+_BUILD_CACHE_SIZE = 4096
+
+
+class _BuildCache:
+    """URLs already built for (adapter, endpoint, values): ``url_for`` in a template loop
+    otherwise rebuilds the same strings with werkzeug on every request.
+
+    Only endpoints whose rules use werkzeug's own converters are cached (their output
+    depends on the values alone), only for plain value types, and the cache empties when
+    the URL map changes.
+    """
+
+    __slots__ = ("cacheable", "urls")
+
+    def __init__(self) -> None:
+        self.urls: dict[tuple[t.Any, ...], str] = {}
+        self.cacheable: dict[str, bool] = {}
+
+    def key(
+        self,
+        adapter: MapAdapter,
+        endpoint: str,
+        values: dict[str, t.Any],
+        method: str | None,
+        scheme: str | None,
+        external: bool | None,
+    ) -> tuple[t.Any, ...] | None:
+        ok = self.cacheable.get(endpoint)
+        if ok is None:
+            ok = self.cacheable[endpoint] = _builds_deterministically(adapter.map, endpoint)
+        if not ok:
+            return None
+        items: list[t.Any] = []
+        for name, value in values.items():
+            kind = type(value)
+            if kind not in _PLAIN_TYPES:
+                return None
+            items.append((name, kind, value))
+        return (
+            adapter.server_name,
+            adapter.script_name,
+            adapter.subdomain,
+            adapter.url_scheme,
+            endpoint,
+            method,
+            scheme,
+            external,
+            *items,
+        )
+
+    def store(self, key: tuple[t.Any, ...], url: str) -> None:
+        if len(self.urls) >= _BUILD_CACHE_SIZE:
+            self.urls.clear()
+        self.urls[key] = url
+
+
+def _builds_deterministically(url_map: Map, endpoint: str) -> bool:
+    rules = getattr(url_map, "_rules_by_endpoint", {}).get(endpoint)
+    if not rules:
+        return False
+    return all(
+        type(converter) in _BUILTIN_CONVERTERS
+        for rule in rules
+        for converter in rule._converters.values()
+    )
+
+
+def _build_cache(url_map: Map) -> _BuildCache:
+    cache: _BuildCache | None = url_map.__dict__.get(_BUILD_CACHE_ATTR)
+    if cache is None or url_map._remap:
+        cache = _BuildCache()
+        setattr(url_map, _BUILD_CACHE_ATTR, cache)
+    return cache
 
 
 def _bind_request(url_map: Map, request: Request, trusted_hosts: list[str] | None) -> MapAdapter:
@@ -217,17 +315,25 @@ class RoutingMixin(Scaffold):
                 "pass '_external=True' (or leave _external out)."
             )
         self.inject_url_defaults(endpoint, values)
-        try:
-            rv = url_adapter.build(
-                endpoint,
-                values,
-                method=_method,
-                url_scheme=_scheme,
-                force_external=_external,
-            )
-        except BuildError as error:
-            values.update(_anchor=_anchor, _method=_method, _scheme=_scheme, _external=_external)
-            return self.handle_url_build_error(error, endpoint, values)
+        cache = _build_cache(url_adapter.map)
+        key = cache.key(url_adapter, endpoint, values, _method, _scheme, _external)
+        rv = cache.urls.get(key) if key is not None else None
+        if rv is None:
+            try:
+                rv = url_adapter.build(
+                    endpoint,
+                    values,
+                    method=_method,
+                    url_scheme=_scheme,
+                    force_external=_external,
+                )
+            except BuildError as error:
+                values.update(
+                    _anchor=_anchor, _method=_method, _scheme=_scheme, _external=_external
+                )
+                return self.handle_url_build_error(error, endpoint, values)
+            if key is not None:
+                cache.store(key, rv)
         if _anchor is not None:
             rv = f"{rv}#{_url_quote(_anchor, safe=_ANCHOR_SAFE)}"
         return rv
