@@ -4,6 +4,7 @@ Run from the repository root, either way::
 
     .venv/bin/python -m bench.run [--quick] [--scenario NAME ...] [--rounds N] [--json PATH]
     .venv/bin/python bench/run.py ...
+    .venv/bin/python -m bench.run --gae [...]    # gae.wrap(app) vs the bare app instead
 
 Every number is reported as a *speedup*: Flask's time divided by framework's time (for
 throughput, framework req/s divided by Flask req/s). Above 1 means framework is faster.
@@ -12,12 +13,11 @@ throughput, framework req/s divided by Flask req/s). Above 1 means framework is 
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib
 import json
 import platform
-import statistics
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -26,18 +26,12 @@ if __package__ in (None, ""):  # run as ``python bench/run.py``: make ``bench`` 
     sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
 from bench import coldstart
-from bench.driver import check, make_caller, time_slice, warm_up
+from bench.compare import ScenarioResult, Settings, SideBuilder, run_sides
+from bench.driver import check, make_caller, warm_up
 from bench.scenarios import SCENARIOS
 
 BASELINE = "flask"
 COLDSTART = "coldstart"
-
-
-@dataclass(frozen=True)
-class Settings:
-    rounds: int
-    slice_s: float
-    cold_runs: int
 
 
 # Many short alternating slices beat a few long ones on a noisy machine: a pair of adjacent
@@ -49,37 +43,6 @@ DEFAULT = Settings(rounds=80, slice_s=0.025, cold_runs=10)
 QUICK = Settings(rounds=16, slice_s=0.02, cold_runs=4)
 
 
-@dataclass
-class ScenarioResult:
-    name: str
-    #: Problems found by the correctness check, per module name (empty lists: all good).
-    problems: dict[str, list[str]] = field(default_factory=dict)
-    #: Requests/second of every round, per module name.
-    rates: dict[str, list[float]] = field(default_factory=dict)
-
-    @property
-    def ok(self) -> bool:
-        return not any(self.problems.values())
-
-    def median(self, module: str) -> float:
-        return statistics.median(self.rates[module])
-
-    def ratios(self, candidate: str) -> list[float]:
-        """Candidate req/s over Flask req/s, per round (each round is an adjacent pair)."""
-        return [c / f for f, c in zip(self.rates[BASELINE], self.rates[candidate], strict=True)]
-
-    def speedup(self, candidate: str) -> float:
-        return statistics.median(self.ratios(candidate))
-
-    def spread(self, candidate: str) -> tuple[float, float]:
-        """The interquartile range of the per-round ratios (both ends equal for one round)."""
-        ratios = self.ratios(candidate)
-        if len(ratios) < 2:
-            return ratios[0], ratios[0]
-        q1, _, q3 = statistics.quantiles(ratios, n=4)
-        return q1, q3
-
-
 def run_scenario(
     name: str, modules: dict[str, ModuleType | str], settings: Settings
 ) -> ScenarioResult:
@@ -87,30 +50,16 @@ def run_scenario(
 
     ``modules`` maps a module name to the imported module, or to the import error message.
     """
-    result = ScenarioResult(name)
-    callers = {}
+    builders: dict[str, SideBuilder] = {}
+    problems: dict[str, list[str]] = {}
     for mod_name, module in modules.items():
         if isinstance(module, str):
-            result.problems[mod_name] = [module]
-            continue
-        try:
-            app, spec = SCENARIOS[name](module)
-        except Exception as exc:
-            result.problems[mod_name] = [f"building the app raised {type(exc).__name__}: {exc}"]
-            continue
-        result.problems[mod_name] = check(app, spec)
-        callers[mod_name] = make_caller(app, spec)
-    if not result.ok:
-        return result
-
-    batch = {m: warm_up(call) for m, call in callers.items()}
-    order = list(callers)
-    result.rates = {m: [] for m in order}
-    for i in range(settings.rounds):
-        # A B B A A B ...: alternating, and each module goes first equally often.
-        for m in order if i % 2 == 0 else order[::-1]:
-            result.rates[m].append(time_slice(callers[m], settings.slice_s, batch[m]).rate)
-    return result
+            problems[mod_name] = [module]
+        else:
+            builders[mod_name] = functools.partial(SCENARIOS[name], module)
+    if problems:  # a module that cannot be imported: nothing to compare against
+        return ScenarioResult(name, problems=problems, baseline=BASELINE)
+    return run_sides(name, builders, settings, baseline=BASELINE)
 
 
 def import_module(name: str) -> ModuleType | str:
@@ -237,21 +186,37 @@ def profile(name: str, module_name: str, requests: int) -> int:
     return 0
 
 
+def _gae_names() -> tuple[list[str], list[str]]:
+    """The ``--gae`` mode's scenario and profile names (imports framework and gae)."""
+    from bench import gae_run
+    from bench.gae_scenarios import COMPARISONS
+
+    return [*COMPARISONS, gae_run.COLDSTART], [*COMPARISONS, gae_run.NDB_CONTEXT]
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     names = [*SCENARIOS, COLDSTART]
     parser = argparse.ArgumentParser(
         prog="python -m bench.run",
-        description="Requests/second and cold start of framework vs Flask, interleaved.",
+        description="Requests/second and cold start of framework vs Flask, interleaved; "
+        "with --gae, of the App Engine adapter vs the bare app.",
     )
     parser.add_argument("--quick", action="store_true", help="a ~10 s smoke run")
     parser.add_argument(
+        "--gae",
+        action="store_true",
+        help="compare gae.wrap(app) with the bare app instead of framework with Flask "
+        "(starts the Datastore emulator for gae-ndb-get)",
+    )
+    parser.add_argument(
         "--scenario",
         action="append",
-        choices=names,
         metavar="NAME",
-        help=f"run only this scenario (repeatable): {', '.join(names)}",
+        help=f"run only this scenario (repeatable): {', '.join(names)}; with --gae: "
+        "gae-hello, gae-hello-on-gae, gae-ndb-context-cost, gae-ndb-context, gae-ndb-get, "
+        "coldstart",
     )
-    parser.add_argument("--rounds", type=int, help="timed rounds per framework and scenario")
+    parser.add_argument("--rounds", type=int, help="timed rounds per side and scenario")
     parser.add_argument("--slice", type=float, dest="slice_s", help="seconds per round")
     parser.add_argument("--cold-runs", type=int, help="cold starts per framework")
     parser.add_argument(
@@ -260,35 +225,47 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--profile",
         metavar="NAME",
-        choices=list(SCENARIOS),
-        help="instead of comparing, cProfile the candidate on one scenario",
+        help="instead of comparing, cProfile the candidate on one scenario (with --gae: a "
+        "gae scenario, or ndb-context for a bare ndb context)",
     )
-    parser.add_argument("--profile-requests", type=int, default=20_000, help=argparse.SUPPRESS)
+    parser.add_argument("--profile-requests", type=int, help=argparse.SUPPRESS)
     # Hidden: compare another module against Flask (--self-test: Flask against itself).
     parser.add_argument("--candidate", default="framework", help=argparse.SUPPRESS)
     parser.add_argument("--self-test", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    for opt in ("rounds", "cold_runs"):
+    for opt in ("rounds", "cold_runs", "profile_requests"):
         value = getattr(args, opt)
         if value is not None and value < 1:
             parser.error(f"--{opt.replace('_', '-')} must be at least 1, got {value}")
     if args.slice_s is not None and args.slice_s <= 0:
         parser.error(f"--slice must be positive, got {args.slice_s}")
+    if args.gae and (args.self_test or args.candidate != "framework"):
+        parser.error("--gae compares gae.wrap(app) with the bare app: drop --self-test/--candidate")
+    names, profiles = _gae_names() if args.gae else (names, list(SCENARIOS))
+    for name in args.scenario or []:
+        if name not in names:
+            parser.error(f"unknown scenario {name!r}; choose from {', '.join(names)}")
+    if args.profile is not None and args.profile not in profiles:
+        parser.error(f"unknown --profile {args.profile!r}; choose from {', '.join(profiles)}")
     return args
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    candidate: str = BASELINE if args.self_test else args.candidate
-    if args.profile:
-        return profile(args.profile, candidate, args.profile_requests)
-
     base = QUICK if args.quick else DEFAULT
     settings = Settings(
         rounds=args.rounds or base.rounds,
         slice_s=args.slice_s or base.slice_s,
         cold_runs=args.cold_runs or base.cold_runs,
     )
+    if args.gae:
+        from bench import gae_run
+
+        return gae_run.main(args, settings)
+    candidate: str = BASELINE if args.self_test else args.candidate
+    if args.profile:
+        return profile(args.profile, candidate, args.profile_requests or 20_000)
+
     selected: list[str] = args.scenario or [*SCENARIOS, COLDSTART]
     # In a self-test both sides are the same module; key them apart for reporting.
     label = f"{candidate} (self-test)" if candidate == BASELINE else candidate

@@ -1,111 +1,366 @@
-"""The ``framework`` command line (click): app discovery, ``run``, ``routes``, ``shell``.
+"""The ``framework`` command line (the ``flask`` command's equivalent), built on click.
 
-Only the pieces the application object needs live here for now; the full command group
-arrives with the CLI work.
+``framework --app hello run`` serves an application; ``routes`` lists its URL rules and
+``shell`` opens an interactive Python shell in its app context. The application's own
+commands (``@app.cli.command()``) and commands registered by installed packages under the
+``framework.commands`` entry-point group appear next to the built-in ones.
+
+App discovery lives in :mod:`framework.cli_discovery` and the built-in commands in
+:mod:`framework.cli_commands`; every public name is importable from here.
 """
 
 from __future__ import annotations
 
 import os
+import platform
+import traceback
 import typing as t
-from functools import update_wrapper
+from importlib import metadata
 
 import click
+
+from .cli_commands import (
+    CertParamType,
+    SeparatedPathType,
+    debug_option,
+    routes_command,
+    run_command,
+    shell_command,
+)
+from .cli_discovery import (
+    NoAppException,
+    ScriptInfo,
+    _AppNotLocated,
+    find_app_by_string,
+    find_best_app,
+    locate_app,
+    pass_script_info,
+    prepare_import,
+    with_appcontext,
+)
+from .helpers import get_load_dotenv
+from .serving import show_server_banner
 
 if t.TYPE_CHECKING:
     from .app import Flask
 
-F = t.TypeVar("F", bound=t.Callable[..., t.Any])
+#: Entry-point group scanned for extra commands (``name = "package.module:command"``).
+PLUGIN_GROUP = "framework.commands"
 
+__all__ = [
+    "AppGroup",
+    "CertParamType",
+    "FlaskGroup",
+    "NoAppException",
+    "ScriptInfo",
+    "SeparatedPathType",
+    "cli",
+    "find_app_by_string",
+    "find_best_app",
+    "get_version",
+    "load_dotenv",
+    "locate_app",
+    "main",
+    "pass_script_info",
+    "prepare_import",
+    "routes_command",
+    "run_command",
+    "shell_command",
+    "show_server_banner",
+    "version_option",
+    "with_appcontext",
+]
 
-class NoAppException(click.UsageError):
-    """The application could not be found or imported."""
-
-
-class ScriptInfo:
-    """Finds and holds the application for CLI commands (``ctx.obj``)."""
-
-    def __init__(
-        self,
-        app_import_path: str | None = None,
-        create_app: t.Callable[..., Flask] | None = None,
-        set_debug_flag: bool = True,
-        load_dotenv_defaults: bool = True,
-    ) -> None:
-        self.app_import_path = app_import_path
-        self.create_app = create_app
-        self.data: dict[t.Any, t.Any] = {}
-        self.set_debug_flag = set_debug_flag
-        self.load_dotenv_defaults = load_dotenv_defaults
-        self._loaded_app: Flask | None = None
-
-    def load_app(self) -> Flask:
-        """Return the application, creating or importing it on first call."""
-        if self._loaded_app is not None:
-            return self._loaded_app
-        if self.create_app is None:
-            raise NoAppException(
-                "Could not locate a Flask application: pass '--app module:app' or set FLASK_APP."
-            )
-        app = self.create_app()
-        self._loaded_app = app
-        return app
-
-
-pass_script_info = click.make_pass_decorator(ScriptInfo, ensure=True)
-
-
-def with_appcontext(f: F) -> F:
-    """Run a click command inside the application's app context."""
-
-    @click.pass_context
-    def decorator(ctx: click.Context, /, *args: t.Any, **kwargs: t.Any) -> t.Any:
-        from .globals import _cv_app
-
-        if _cv_app.get(None) is None:
-            app = ctx.ensure_object(ScriptInfo).load_app()
-            ctx.with_resource(app.app_context())
-        return ctx.invoke(f, *args, **kwargs)
-
-    return update_wrapper(decorator, f)  # type: ignore[return-value]
+_HELP_REQUESTED = "framework.cli.help_requested"
+_NO_ARGS = "framework.cli.no_args"
 
 
 class AppGroup(click.Group):
-    """A click group whose commands run in the app context by default."""
+    """A click group whose commands run in the application context unless registered with
+    ``with_appcontext=False``; its sub-groups are ``AppGroup`` too."""
 
     def command(self, *args: t.Any, **kwargs: t.Any) -> t.Any:
-        wrap_for_ctx = kwargs.pop("with_appcontext", True)
+        """Like :meth:`click.Group.command`, wrapping the callback in :func:`with_appcontext`."""
+        if len(args) == 1 and not kwargs and callable(args[0]):
+            return self.command()(args[0])
+        wrap = kwargs.pop("with_appcontext", True)
 
         def decorator(f: t.Callable[..., t.Any]) -> click.Command:
-            if wrap_for_ctx:
+            if wrap:
                 f = with_appcontext(f)
-            return super(AppGroup, self).command(*args, **kwargs)(f)  # type: ignore[no-any-return]
+            command: click.Command = click.Group.command(self, *args, **kwargs)(f)
+            return command
 
         return decorator
 
     def group(self, *args: t.Any, **kwargs: t.Any) -> t.Any:
+        """Like :meth:`click.Group.group`; the new group is an :class:`AppGroup`."""
         kwargs.setdefault("cls", AppGroup)
         return super().group(*args, **kwargs)
 
 
+def _dotenv_files_present() -> bool:
+    return any(os.path.isfile(name) for name in (".env", ".flaskenv"))
+
+
 def load_dotenv(path: str | os.PathLike[str] | None = None, load_defaults: bool = True) -> bool:
-    """Load ``.flaskenv`` and ``.env`` (and ``path``) when python-dotenv is installed."""
+    """Set environment variables from dotenv files (needs ``python-dotenv``).
+
+    Precedence, highest first: variables already in the environment (never overridden),
+    the file at ``path``, then, with ``load_defaults``, ``.env`` and ``.flaskenv`` (each the
+    nearest one from the current directory upwards). Returns whether any value was read.
+    """
     try:
         import dotenv
     except ImportError:
+        if path is not None or (load_defaults and _dotenv_files_present()):
+            click.secho(
+                " * Tip: There are .env files present. Install python-dotenv to use them.",
+                fg="yellow",
+                err=True,
+            )
         return False
-    loaded = False
-    if path is not None and os.path.isfile(path):
-        loaded = dotenv.load_dotenv(path, encoding="utf-8") or loaded
+
+    values: dict[str, str | None] = {}
     if load_defaults:
-        for name in (".env", ".flaskenv"):
+        for name in (".flaskenv", ".env"):
             found = dotenv.find_dotenv(name, usecwd=True)
             if found:
-                loaded = dotenv.load_dotenv(found, encoding="utf-8") or loaded
-    return loaded
+                values.update(dotenv.dotenv_values(found, encoding="utf-8"))
+    if path is not None and os.path.isfile(path):
+        values.update(dotenv.dotenv_values(path, encoding="utf-8"))
+
+    for key, value in values.items():
+        if value is not None and key not in os.environ:
+            os.environ[key] = value
+    return bool(values)
+
+
+def get_version(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    """``--version``: print the Python, framework and Werkzeug versions and exit."""
+    if not value or ctx.resilient_parsing:
+        return
+    from . import __version__
+
+    click.echo(
+        f"Python {platform.python_version()}\n"
+        f"framework {__version__}\n"
+        f"Werkzeug {metadata.version('werkzeug')}",
+        color=ctx.color,
+    )
+    ctx.exit()
+
+
+version_option = click.Option(
+    ["--version"],
+    help="Show the framework version.",
+    expose_value=False,
+    callback=get_version,
+    is_flag=True,
+    is_eager=True,
+)
+
+
+def _env_file_callback(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    info = ctx.ensure_object(ScriptInfo)
+    load_defaults = get_load_dotenv(info.load_dotenv_defaults)
+    if value is not None:
+        try:
+            import dotenv  # noqa: F401
+        except ImportError:
+            raise click.BadParameter(
+                "python-dotenv must be installed to load an env file: pip install python-dotenv.",
+                ctx,
+                param,
+            ) from None
+    if value is not None or load_defaults:
+        load_dotenv(value, load_defaults=load_defaults)
+
+
+def _app_callback(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    if value is not None:
+        ctx.ensure_object(ScriptInfo).app_import_path = value
+
+
+def _group_options() -> list[click.Parameter]:
+    return [
+        # Eager and first, so FLASK_APP etc. from the files are seen by the options below.
+        click.Option(
+            ["-e", "--env-file"],
+            type=click.Path(exists=True, dir_okay=False),
+            is_eager=True,
+            expose_value=False,
+            callback=_env_file_callback,
+            help="Load environment variables from this file, taking precedence over those "
+            "set by '.env' and '.flaskenv'. Variables set directly in the environment take "
+            "highest precedence. python-dotenv must be installed.",
+        ),
+        click.Option(
+            ["-A", "--app"],
+            metavar="IMPORT",
+            envvar="FLASK_APP",
+            expose_value=False,
+            callback=_app_callback,
+            help="The application or factory function to load, in the form 'module:name'. "
+            "Module can be a dotted import or file path. Name is not required if it is "
+            "'app', 'application', 'create_app', or 'make_app', and can be 'name(args)' to "
+            "pass arguments.",
+        ),
+        debug_option(),
+    ]
+
+
+class _NoArgsHelp(click.exceptions.NoArgsIsHelpError):
+    """Help shown (on stderr, exit code 2) for a bare ``framework`` with no arguments."""
+
+    def __init__(self, ctx: click.Context, text: str) -> None:
+        click.UsageError.__init__(self, text, ctx=ctx)
+
+
+def _defer_help(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value and not ctx.resilient_parsing:
+        ctx.meta[_HELP_REQUESTED] = True
+
+
+class FlaskGroup(AppGroup):
+    """The command group of the ``framework`` command, usable for custom scripts too.
+
+    It adds the ``--env-file``, ``--app`` and ``--debug`` options (and ``--version``), the
+    ``run``, ``shell`` and ``routes`` commands, plugin commands from the
+    ``framework.commands`` entry points, and the loaded application's ``app.cli``
+    commands. ``create_app`` (a callable without arguments) replaces discovery;
+    ``load_dotenv=False`` skips the default ``.env``/``.flaskenv`` files.
+    """
+
+    def __init__(
+        self,
+        add_default_commands: bool = True,
+        create_app: t.Callable[..., Flask] | None = None,
+        add_version_option: bool = True,
+        load_dotenv: bool = True,
+        set_debug_flag: bool = True,
+        **extra: t.Any,
+    ) -> None:
+        params: list[click.Parameter] = _group_options()
+        if add_version_option:
+            params.append(version_option)
+        params.extend(extra.pop("params", None) or ())
+        super().__init__(params=params, **extra)
+        self.create_app = create_app
+        self.load_dotenv = load_dotenv
+        self.set_debug_flag = set_debug_flag
+        if add_default_commands:
+            self.add_command(run_command)
+            self.add_command(shell_command)
+            self.add_command(routes_command)
+        self._loaded_plugin_commands = False
+
+    def _load_plugin_commands(self) -> None:
+        if self._loaded_plugin_commands:
+            return
+        for entry_point in metadata.entry_points(group=PLUGIN_GROUP):
+            self.add_command(entry_point.load(), entry_point.name)
+        self._loaded_plugin_commands = True
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        self._load_plugin_commands()
+        command = super().get_command(ctx, cmd_name)
+        if command is not None:
+            return command
+
+        info = ctx.ensure_object(ScriptInfo)
+        try:
+            app = info.load_app()
+        except NoAppException as error:
+            click.secho(f"Error: {error.format_message()}\n", err=True, fg="red")
+            return None
+
+        # The app's own commands run in its context even when they are plain click commands.
+        from .globals import _cv_app
+
+        current = _cv_app.get(None)
+        if current is None or current.app is not app:
+            ctx.with_resource(app.app_context())
+        return app.cli.get_command(ctx, cmd_name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self._load_plugin_commands()
+        names = set(super().list_commands(ctx))
+        info = ctx.ensure_object(ScriptInfo)
+        try:
+            names.update(info.load_app().cli.list_commands(ctx))
+        except _AppNotLocated:
+            pass  # nothing to load: list the built-in commands only
+        except NoAppException as error:
+            click.secho(f"Error: {error.format_message()}\n", err=True, fg="red")
+        except Exception:
+            click.secho(f"{traceback.format_exc()}\n", err=True, fg="red")
+        return sorted(names)
+
+    def get_help_option(self, ctx: click.Context) -> click.Option | None:
+        # The help text lists the app's commands, so printing it waits until every option
+        # (--env-file, --app, dotenv files) has been processed; see parse_args.
+        option = super().get_help_option(ctx)
+        if option is not None:
+            option.callback = _defer_help
+        return option
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: t.Any,
+    ) -> click.Context:
+        # Tells app.run() in the loaded module not to start a second server.
+        os.environ["FLASK_RUN_FROM_CLI"] = "true"
+        settings = extra.keys() | self.context_settings.keys()
+        if parent is None and "auto_envvar_prefix" not in settings:
+            extra["auto_envvar_prefix"] = "FLASK"
+        if (
+            "obj" not in extra
+            and "obj" not in self.context_settings
+            and (parent is None or parent.obj is None)
+        ):
+            extra["obj"] = ScriptInfo(
+                create_app=self.create_app,
+                set_debug_flag=self.set_debug_flag,
+                load_dotenv_defaults=self.load_dotenv,
+            )
+        return super().make_context(info_name, args, parent=parent, **extra)
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        help_option = self.get_help_option(ctx)
+        if not args and self.no_args_is_help and not ctx.resilient_parsing and help_option:
+            ctx.meta[_NO_ARGS] = True
+            args = [help_option.opts[0]]
+        rest = super().parse_args(ctx, args)
+        if ctx.meta.pop(_HELP_REQUESTED, False):
+            no_args = ctx.meta.pop(_NO_ARGS, False)
+            try:
+                text = ctx.get_help()
+            finally:
+                # Listing commands may push the app context onto this context; the help
+                # exits before click would close it.
+                ctx.close()
+            if no_args:
+                raise _NoArgsHelp(ctx, text)
+            click.echo(text, color=ctx.color)
+            ctx.exit()
+        return rest
+
+
+cli = FlaskGroup(
+    name="framework",
+    help="""\
+A general utility script for framework (Flask-compatible) applications.
+
+An application to load must be given with the '--app' option, 'FLASK_APP' environment
+variable, or with a 'wsgi.py' or 'app.py' file in the current directory.
+""",
+)
 
 
 def main() -> None:
     """Entry point of the ``framework`` console script."""
-    click.echo("The framework command line is not available yet.", err=True)
-    raise SystemExit(2)
+    cli.main()

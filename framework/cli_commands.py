@@ -37,7 +37,13 @@ def debug_option() -> click.Option:
     )
 
 
-class CertParamType(click.ParamType):
+if t.TYPE_CHECKING:
+    _AnyParamType = click.ParamType[t.Any, t.Any]
+else:
+    _AnyParamType = click.ParamType
+
+
+class CertParamType(_AnyParamType):
     """The ``--cert`` value: an existing file, ``adhoc`` (a throw-away certificate, needs
     the ``cryptography`` package) or the import path of an :class:`ssl.SSLContext`."""
 
@@ -114,7 +120,9 @@ def _error_app(error: Exception) -> WSGIApplication:
 
 
 @click.command("run", short_help="Run a development server.")
-@click.option("--host", "-h", default="127.0.0.1", show_default=True, help="The interface to bind to.")
+@click.option(
+    "--host", "-h", default="127.0.0.1", show_default=True, help="The interface to bind to."
+)
 @click.option("--port", "-p", default=5000, show_default=True, help="The port to bind to.")
 @click.option(
     "--cert",

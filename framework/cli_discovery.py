@@ -136,7 +136,7 @@ def _call_factory(
         try:
             signature.bind(*args, **kwargs)
         except TypeError as error:
-            raise NoAppException(f"{on_mismatch} ({error})") from None
+            raise NoAppException(f"{on_mismatch}: {error}.") from None
     return factory(*args, **kwargs)
 
 

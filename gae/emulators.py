@@ -226,7 +226,8 @@ class DatastoreEmulator(_Emulator):
         return jar
 
     def command(self) -> list[str]:
-        java, jar = find_java(), str(self._jar())
+        jar = str(self._jar())  # the CLI first: without it there is no emulator to run
+        java = find_java()
         if self.mode == "firestore":
             return [
                 java,

@@ -142,6 +142,12 @@ class AppEngineMiddleware:
             for callback in callbacks:
                 callback()
             raise
+        if type(body) is list or type(body) is tuple:
+            # A buffered body is complete already: nothing left that could need the
+            # context, so leave it now rather than when the server gets round to close().
+            for callback in callbacks:
+                callback()
+            return body
         return _ClosingBody(body, callbacks)
 
 
@@ -153,13 +159,21 @@ class AppEngine:
     """The App Engine extension: ``AppEngine(app)``, or ``ext = AppEngine()`` then
     ``ext.init_app(app)`` in an app factory.
 
-    ``trust_headers`` (default: on App Engine, or ``app.config["GAE_TRUST_HEADERS"]``)
-    decides whether ``X-Appengine-*`` and ``X-Forwarded-Proto`` are believed;
+    ``app.config["GAE_TRUST_HEADERS"]`` (default: whether on App Engine) decides whether
+    ``X-Appengine-*`` and ``X-Forwarded-Proto`` are believed; ``sessions=True`` stores
+    sessions in Datastore (:mod:`gae.sessions`) and adds the cron cleanup URL;
     ``settings`` replaces the environment's (for tests).
     """
 
-    def __init__(self, app: Flask | None = None, *, settings: Settings | None = None) -> None:
+    def __init__(
+        self,
+        app: Flask | None = None,
+        *,
+        settings: Settings | None = None,
+        sessions: bool = False,
+    ) -> None:
         self._settings = settings
+        self.use_datastore_sessions = sessions
         self._warmup_hooks: list[t.Callable[[], t.Any]] = [
             self._warm_ndb,
             self._warm_templates,
@@ -194,6 +208,12 @@ class AppEngine:
                 {"__module__": app.request_class.__module__},
             )
         app.add_url_rule("/_ah/warmup", "_ah_warmup", self._warmup_view)
+        if self.use_datastore_sessions:
+            from .sessions import DatastoreSessionInterface
+            from .sessions_cli import register_cleanup_route
+
+            app.session_interface = DatastoreSessionInterface()
+            register_cleanup_route(app)
         app.wsgi_app = AppEngineMiddleware(app.wsgi_app, self)  # type: ignore[method-assign]
 
     # -- production safety -----------------------------------------------------------------

@@ -1,0 +1,352 @@
+"""``python -m bench.run --gae``: the App Engine adapter against the bare app.
+
+Each comparison in ``bench.gae_scenarios`` is checked and timed in interleaved rounds with
+the same statistics as the Flask comparison (median per-round ratio and its IQR); a cold
+start probe times ``import gae`` and ``gae.wrap(app)`` in fresh interpreters.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench import coldstart
+from bench.compare import ScenarioResult, Settings, run_sides
+from bench.driver import check, make_caller, warm_up
+from bench.gae_scenarios import COMPARISONS, Comparison, Skip
+
+BASELINE = "baseline"
+CANDIDATE = "candidate"
+COLDSTART = "coldstart"
+#: The pseudo-scenario ``--profile ndb-context``: entering and leaving a context, alone.
+NDB_CONTEXT = "ndb-context"
+
+CHILD = Path(__file__).resolve().with_name("coldstart_gae_child.py")
+#: Phases of the cold-start table, in report order.
+COLD_PHASES = (
+    "import framework",
+    "build hello app",
+    "import gae",
+    "gae.wrap(app)",
+    "import gae + gae.wrap(app)",
+    "first request (wrapped)",
+    "process wall",
+)
+#: Variables that would make the cold-start child believe it runs on App Engine or against
+#: an emulator; removed for it, with those that distort timing.
+_CHILD_ENV_PREFIXES = ("GAE_", "DATASTORE_", "GOOGLE_CLOUD_", "STORAGE_EMULATOR_")
+
+
+# -- throughput ------------------------------------------------------------------------------
+
+
+def scaled(comp: Comparison, settings: Settings) -> Settings:
+    """The settings for ``comp``: slow comparisons get longer slices and fewer rounds."""
+    return Settings(
+        rounds=max(1, settings.rounds // comp.round_divisor),
+        slice_s=settings.slice_s * comp.slice_scale,
+        cold_runs=settings.cold_runs,
+    )
+
+
+def run_comparison(comp: Comparison, settings: Settings) -> ScenarioResult:
+    """Enter the comparison's setup, then check and time both sides (or skip it)."""
+    try:
+        with comp.setup():
+            return run_sides(
+                comp.name,
+                {
+                    BASELINE: lambda: comp.build(False),
+                    CANDIDATE: lambda: comp.build(True),
+                },
+                scaled(comp, settings),
+                baseline=BASELINE,
+                warmup_requests=comp.warmup_requests,
+            )
+    except Skip as exc:
+        return ScenarioResult(comp.name, baseline=BASELINE, skipped=str(exc))
+
+
+def throughput_table(results: list[ScenarioResult], settings: Settings) -> list[str]:
+    slow = [
+        f"{r.name}: {r.rounds} of {r.slice_s:g} s"
+        for r in results
+        if r.timed and (r.rounds, r.slice_s) != (settings.rounds, settings.slice_s)
+    ]
+    lines = [
+        "### App Engine adapter vs bare app "
+        f"({settings.rounds} interleaved rounds of {settings.slice_s:g} s per side"
+        + "".join(f"; {s}" for s in slow)
+        + ")",
+        "",
+        "ratio = candidate req/s / baseline req/s, the median over rounds of each round's "
+        "ratio (< 1: the candidate is slower). IQR = middle half of the per-round ratios "
+        "(noise). overhead = the time the candidate adds, in % of the baseline's time "
+        "(1 / ratio - 1). added = median over rounds of the extra time per request. "
+        "req/s = median over rounds.",
+        "",
+        "| scenario | baseline req/s | candidate req/s | ratio | IQR | overhead | added µs/req "
+        "| check |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+    ]
+    for r in results:
+        if r.skipped is not None:
+            lines.append(f"| {r.name} | - | - | - | - | - | - | skipped |")
+        elif not r.timed:
+            lines.append(f"| {r.name} | - | - | - | - | - | - | FAIL |")
+        else:
+            ratio = r.speedup(CANDIDATE)
+            low, high = r.spread(CANDIDATE)
+            lines.append(
+                f"| {r.name} | {r.median(BASELINE):,.0f} | {r.median(CANDIDATE):,.0f} | "
+                f"{ratio:.3f}x | {low:.3f}-{high:.3f} | {(1 / ratio - 1) * 100:+.1f} % | "
+                f"{r.added_us(CANDIDATE):+.2f} | ok |"
+            )
+    lines += ["", "Sides (baseline -> candidate):", ""]
+    for r in results:
+        comp = COMPARISONS[r.name]
+        goal = f" Goal: {comp.goal}." if comp.goal else ""
+        lines.append(f"- `{r.name}`: {comp.baseline} -> {comp.candidate}.{goal}")
+        if r.skipped is not None:
+            lines.append(f"  Skipped: {r.skipped}")
+    return lines
+
+
+# -- cold start ------------------------------------------------------------------------------
+
+
+@dataclass
+class GaeColdStart:
+    """Cold starts of the adapter: seconds per phase for every run."""
+
+    runs: int
+    samples: list[tuple[float, ...]] = field(default_factory=list)
+    #: The ``google`` modules a run had loaded after import, wrap and one request.
+    google_modules: list[str] = field(default_factory=list)
+    error: str | None = None
+
+    def median_ms(self) -> list[float]:
+        return [statistics.median(values) * 1000 for values in zip(*self.samples, strict=True)]
+
+
+def _child_env() -> dict[str, str]:
+    return {
+        key: value
+        for key, value in os.environ.items()
+        if key not in coldstart._DISTORTING_ENV and not key.startswith(_CHILD_ENV_PREFIXES)
+    }
+
+
+def run_cold_child() -> tuple[tuple[float, ...], list[str]]:
+    """One fresh interpreter: the phases in seconds, and the ``google`` modules it loaded."""
+    start = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, str(CHILD), str(coldstart.ROOT)],
+        cwd=coldstart.ROOT,
+        env=_child_env(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    wall = time.perf_counter() - start
+    if proc.returncode != 0:
+        tail = (proc.stderr.strip().splitlines() or ["(no output)"])[-1]
+        raise coldstart.ColdStartError(
+            f"The gae cold-start child exited with {proc.returncode}: {tail}"
+        )
+    times_line, _, modules_line = proc.stdout.partition("\n")
+    fw, build, imp, wrap, req = (float(x) for x in times_line.split())
+    return (fw, build, imp, wrap, imp + wrap, req, wall), modules_line.split()
+
+
+def measure_cold(runs: int) -> GaeColdStart:
+    """``runs`` cold starts after one discarded warm-up run (it writes bytecode caches)."""
+    result = GaeColdStart(runs)
+    try:
+        run_cold_child()
+        for _ in range(runs):
+            phases, google = run_cold_child()
+            result.samples.append(phases)
+            result.google_modules = sorted({*result.google_modules, *google})
+    except coldstart.ColdStartError as exc:
+        result.error = str(exc)
+    return result
+
+
+def cold_ok(cold: GaeColdStart) -> bool:
+    return cold.error is None and not cold.google_modules
+
+
+def coldstart_table(cold: GaeColdStart) -> list[str]:
+    lines = [
+        f"### Adapter cold start (fresh interpreter, median of {cold.runs} runs)",
+        "",
+        "The child imports framework and builds the hello app, then times `import gae`, "
+        "`gae.wrap(app)` and one request through the wrapped app. Goal: import gae < 5 ms. "
+        "'process wall' includes interpreter start-up.",
+        "",
+    ]
+    if cold.error is not None:
+        return [*lines, f"FAIL: {cold.error}"]
+    lines += ["| phase | ms |", "| --- | ---: |"]
+    for phase, ms in zip(COLD_PHASES, cold.median_ms(), strict=True):
+        lines.append(f"| {phase} | {ms:.2f} |")
+    loaded = ", ".join(cold.google_modules) if cold.google_modules else "none (ok)"
+    lines += ["", f"`google.*` modules loaded after import, wrap and one request: {loaded}"]
+    return lines
+
+
+# -- JSON, profile, main ---------------------------------------------------------------------
+
+
+def to_json(
+    results: list[ScenarioResult], cold: GaeColdStart | None, settings: Settings, ok: bool
+) -> dict[str, Any]:
+    scenarios = []
+    for r in results:
+        comp = COMPARISONS[r.name]
+        entry: dict[str, Any] = {
+            "name": r.name,
+            "baseline": comp.baseline,
+            "candidate": comp.candidate,
+            "ok": r.ok,
+            "skipped": r.skipped,
+            "problems": r.problems,
+            "rounds": r.rounds,
+            "slice_s": r.slice_s,
+            "rates": r.rates,
+        }
+        if r.timed:
+            ratio = r.speedup(CANDIDATE)
+            entry |= {
+                "median_rps": {s: r.median(s) for s in r.rates},
+                "ratio": ratio,
+                "ratio_iqr": r.spread(CANDIDATE),
+                "overhead_pct": (1 / ratio - 1) * 100,
+                "added_us": r.added_us(CANDIDATE),
+            }
+        scenarios.append(entry)
+    data: dict[str, Any] = {
+        "mode": "gae",
+        "python": platform.python_version(),
+        "rounds": settings.rounds,
+        "slice_s": settings.slice_s,
+        "ok": ok,
+        "scenarios": scenarios,
+    }
+    if cold is not None:
+        data["coldstart"] = {
+            "runs": cold.runs,
+            "error": cold.error,
+            "google_modules": cold.google_modules,
+            "median_ms": dict(zip(COLD_PHASES, cold.median_ms(), strict=True))
+            if cold.error is None
+            else None,
+        }
+    return data
+
+
+def profile(name: str, requests: int | None) -> int:
+    """cProfile the candidate side of ``name`` (or ``ndb-context``: a bare context)."""
+    import cProfile
+    import pstats
+
+    comp = COMPARISONS[name] if name != NDB_CONTEXT else COMPARISONS["gae-ndb-context"]
+    count = requests or comp.profile_requests
+    profiler = cProfile.Profile()
+    try:
+        with comp.setup():
+            if name == NDB_CONTEXT:
+                import gae.ndb
+
+                client = gae.ndb.get_client()
+
+                def call() -> None:
+                    with client.context():
+                        pass
+
+                what = "entering and leaving `client.context()`"
+            else:
+                app, spec = comp.build(True)
+                problems = check(app, spec)
+                if problems:
+                    print(f"{name}: {'; '.join(problems)}", file=sys.stderr)
+                    return 1
+                call = make_caller(app, spec)
+                what = f"{name}, candidate ({comp.candidate})"
+            warm_up(call, min(200, count))
+
+            def loop() -> None:
+                for _ in range(count):
+                    call()
+
+            profiler.runcall(loop)
+    except Skip as exc:
+        print(f"{name} skipped: {exc}", file=sys.stderr)
+        return 0
+    stats = pstats.Stats(profiler, stream=sys.stdout)
+    total = stats.total_tt  # type: ignore[attr-defined]
+    print(f"# {what}: {count} times, {total / count * 1e6:.1f} µs each under cProfile")
+    print("# top 15 by tottime")
+    stats.sort_stats("tottime").print_stats(15)
+    print("# top 15 by cumulative time")
+    stats.sort_stats("cumulative").print_stats(15)
+    return 0
+
+
+def main(args: argparse.Namespace, settings: Settings) -> int:
+    if args.profile:
+        return profile(args.profile, args.profile_requests)
+    selected: list[str] = args.scenario or [*COMPARISONS, COLDSTART]
+    results: list[ScenarioResult] = []
+    for name, comp in COMPARISONS.items():
+        if name in selected:
+            print(f"running {name} ...", file=sys.stderr)
+            result = run_comparison(comp, settings)
+            if result.skipped is not None:
+                print(f"skipped {name}: {result.skipped}", file=sys.stderr)
+            results.append(result)
+    cold = None
+    if COLDSTART in selected:
+        print(f"running {COLDSTART} ...", file=sys.stderr)
+        cold = measure_cold(settings.cold_runs)
+
+    ok = all(r.ok for r in results) and (cold is None or cold_ok(cold))
+    lines: list[str] = []
+    if results:
+        lines += throughput_table(results, settings)
+    if cold is not None:
+        lines += ["", *coldstart_table(cold)] if lines else coldstart_table(cold)
+    lines.append("")
+    if ok:
+        lines.append("All correctness checks passed.")
+    else:
+        lines.append("Correctness checks FAILED:")
+        for r in results:
+            for side, problems in r.problems.items():
+                lines += [f"- {r.name} ({side}): {p}" for p in problems]
+        if cold is not None and cold.error is not None:
+            lines.append(f"- {COLDSTART}: {cold.error}")
+        if cold is not None and cold.google_modules:
+            lines.append(
+                f"- {COLDSTART}: import gae + gae.wrap(app) + one request loaded "
+                f"{', '.join(cold.google_modules)}; google.* must load on first use only."
+            )
+
+    data = to_json(results, cold, settings, ok)
+    if args.json == "-":
+        print(json.dumps(data, indent=2))
+    else:
+        print("\n".join(lines))
+        if args.json:
+            Path(args.json).write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    return 0 if ok else 1
