@@ -62,30 +62,30 @@ def invoke(args: list[str], group: click.Command = cli, **kwargs: t.Any) -> Resu
 
 
 def test_run_defaults(ws: Workspace, served: list[dict[str, t.Any]]) -> None:
-    ws.write("site.py", APP)
-    result = invoke(["--app", "site", "run"])
+    ws.write("siteapp.py", APP)
+    result = invoke(["--app", "siteapp", "run"])
     assert result.exit_code == 0, result.output
     (call,) = served
     assert (call["host"], call["port"]) == ("127.0.0.1", 5000)
     assert isinstance(call["app"], Flask)
-    assert call["app"].name == "site"
+    assert call["app"].name == "siteapp"
     assert call["use_reloader"] is False
     assert call["use_debugger"] is False
     assert call["threaded"] is True
     assert call["ssl_context"] is None
     assert call["extra_files"] is None
     assert call["exclude_patterns"] is None
-    assert " * Serving app 'site'" in result.stderr
+    assert " * Serving app 'siteapp'" in result.stderr
     assert " * Debug mode: off" in result.stderr
 
 
 def test_run_debug_turns_on_reloader_and_debugger(
     ws: Workspace, served: list[dict[str, t.Any]]
 ) -> None:
-    ws.write("site.py", APP)
-    assert invoke(["--app", "site", "run", "--debug"]).exit_code == 0
-    assert invoke(["--app", "site", "--debug", "run", "--no-reload"]).exit_code == 0
-    assert invoke(["--app", "site", "--debug", "run", "--no-debugger"]).exit_code == 0
+    ws.write("siteapp.py", APP)
+    assert invoke(["--app", "siteapp", "run", "--debug"]).exit_code == 0
+    assert invoke(["--app", "siteapp", "--debug", "run", "--no-reload"]).exit_code == 0
+    assert invoke(["--app", "siteapp", "--debug", "run", "--no-debugger"]).exit_code == 0
     assert [(c["use_reloader"], c["use_debugger"]) for c in served] == [
         (True, True),
         (False, True),
@@ -95,12 +95,12 @@ def test_run_debug_turns_on_reloader_and_debugger(
 
 
 def test_run_options_and_environment(ws: Workspace, served: list[dict[str, t.Any]]) -> None:
-    ws.write("site.py", APP)
+    ws.write("siteapp.py", APP)
     extra = os.pathsep.join(["a.txt", "b.txt"])
     result = invoke(
         [
             "--app",
-            "site",
+            "siteapp",
             "run",
             "-h",
             "0.0.0.0",
@@ -114,7 +114,9 @@ def test_run_options_and_environment(ws: Workspace, served: list[dict[str, t.Any
         ]
     )
     assert result.exit_code == 0, result.output
-    result = invoke(["--app", "site", "run"], env={"FLASK_RUN_PORT": "9001", "FLASK_RUN_HOST": "::1"})
+    result = invoke(
+        ["--app", "siteapp", "run"], env={"FLASK_RUN_PORT": "9001", "FLASK_RUN_HOST": "::1"}
+    )
     assert result.exit_code == 0, result.output
     first, second = served
     assert (first["host"], first["port"], first["threaded"]) == ("0.0.0.0", 8123, False)
@@ -124,16 +126,17 @@ def test_run_options_and_environment(ws: Workspace, served: list[dict[str, t.Any
 
 
 def test_run_cert_and_key_validation(ws: Workspace, served: list[dict[str, t.Any]]) -> None:
-    ws.write("site.py", APP)
+    ws.write("siteapp.py", APP)
     cert = ws.write("cert.pem", "cert")
     key = ws.write("key.pem", "key")
     ws.write(
         "sslmod.py",
         "import ssl\ncontext = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)\n",
     )
+    sys.path.insert(0, str(ws.root))  # where import_string looks for 'sslmod:context'
 
     def error(*args: str) -> str:
-        result = invoke(["--app", "site", "run", *args])
+        result = invoke(["--app", "siteapp", "run", *args])
         assert result.exit_code == 2
         return result.stderr.strip().splitlines()[-1]
 
@@ -144,19 +147,20 @@ def test_run_cert_and_key_validation(ws: Workspace, served: list[dict[str, t.Any
         "Error: Invalid value for '--key': Required when using \"--cert\"."
     )
     assert error("--cert", "adhoc", "--key", "key.pem") == (
-        "Error: Invalid value for '--key': When \"--cert\" is \"adhoc\", \"--key\" is not used."
+        'Error: Invalid value for \'--key\': When "--cert" is "adhoc", "--key" is not used.'
     )
     assert error("--cert", "sslmod:context", "--key", "key.pem") == (
-        "Error: Invalid value for '--key': \"--cert\" is an SSLContext object, \"--key\" is "
-        "not used."
+        'Error: Invalid value for \'--key\': "--cert" is an SSLContext object, "--key" is not used.'
     )
     assert error("--cert", "missing.pem") == (
         "Error: Invalid value for '--cert': File 'missing.pem' does not exist."
     )
 
-    assert invoke(["--app", "site", "run", "--cert", "cert.pem", "--key", "key.pem"]).exit_code == 0
-    assert invoke(["--app", "site", "run", "--cert", "adhoc"]).exit_code == 0
-    assert invoke(["--app", "site", "run", "--cert", "sslmod:context"]).exit_code == 0
+    assert (
+        invoke(["--app", "siteapp", "run", "--cert", "cert.pem", "--key", "key.pem"]).exit_code == 0
+    )
+    assert invoke(["--app", "siteapp", "run", "--cert", "adhoc"]).exit_code == 0
+    assert invoke(["--app", "siteapp", "run", "--cert", "sslmod:context"]).exit_code == 0
     assert served[0]["ssl_context"] == (str(cert.resolve()), str(key.resolve()))
     assert served[1]["ssl_context"] == "adhoc"
     assert isinstance(served[2]["ssl_context"], ssl.SSLContext)
@@ -183,7 +187,7 @@ def test_run_ignores_app_run_inside_the_module(
     result = invoke(["--app", "selfrun", "run", "--port", "5123"])
     assert result.exit_code == 0, result.output
     assert [c["port"] for c in served] == [5123]
-    assert "Ignoring a call to 'app.run()'" in result.stderr
+    assert "Ignoring a call to 'app.run()'" in result.output
 
 
 def test_run_reports_load_errors(ws: Workspace, served: list[dict[str, t.Any]]) -> None:
