@@ -79,7 +79,17 @@ class AppGroup(click.Group):
     """A click group whose commands run in the application context unless registered with
     ``with_appcontext=False``; its sub-groups are ``AppGroup`` too."""
 
-    def command(self, *args: t.Any, **kwargs: t.Any) -> t.Any:
+    @t.overload
+    def command(self, __func: t.Callable[..., t.Any]) -> click.Command: ...
+
+    @t.overload
+    def command(
+        self, *args: t.Any, **kwargs: t.Any
+    ) -> t.Callable[[t.Callable[..., t.Any]], click.Command]: ...
+
+    def command(
+        self, *args: t.Any, **kwargs: t.Any
+    ) -> t.Callable[[t.Callable[..., t.Any]], click.Command] | click.Command:
         """Like :meth:`click.Group.command`, wrapping the callback in :func:`with_appcontext`."""
         if len(args) == 1 and not kwargs and callable(args[0]):
             return self.command()(args[0])
@@ -93,10 +103,25 @@ class AppGroup(click.Group):
 
         return decorator
 
-    def group(self, *args: t.Any, **kwargs: t.Any) -> t.Any:
+    @t.overload
+    def group(self, __func: t.Callable[..., t.Any]) -> click.Group: ...
+
+    @t.overload
+    def group(
+        self, *args: t.Any, **kwargs: t.Any
+    ) -> t.Callable[[t.Callable[..., t.Any]], click.Group]: ...
+
+    def group(
+        self, *args: t.Any, **kwargs: t.Any
+    ) -> t.Callable[[t.Callable[..., t.Any]], click.Group] | click.Group:
         """Like :meth:`click.Group.group`; the new group is an :class:`AppGroup`."""
+        if len(args) == 1 and not kwargs and callable(args[0]):
+            return self.group()(args[0])
         kwargs.setdefault("cls", AppGroup)
-        return super().group(*args, **kwargs)
+        decorator: t.Callable[[t.Callable[..., t.Any]], click.Group] = super().group(
+            *args, **kwargs
+        )
+        return decorator
 
 
 def _dotenv_files_present() -> bool:

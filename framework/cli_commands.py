@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import ssl
 import sys
@@ -62,9 +63,8 @@ class CertParamType(_AnyParamType):
         except click.BadParameter:
             text = click.STRING(value, param, ctx).lower()
             if text == "adhoc":
-                try:
-                    import cryptography  # noqa: F401
-                except ImportError:
+                # werkzeug makes the throw-away certificate with the cryptography package.
+                if importlib.util.find_spec("cryptography") is None:
                     raise click.BadParameter(
                         "Using ad-hoc certificates requires the cryptography library: "
                         "pip install cryptography.",

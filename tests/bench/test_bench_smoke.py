@@ -6,16 +6,40 @@ Timings are never asserted: the machine is noisy and speed is not what this test
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from bench.compare import ScenarioResult
 from bench.scenarios import RequestSpec
 
 ROOT = Path(__file__).resolve().parents[2]
 REQUIRED = {"hello", "json", "form", "404", "template", "session", "session-untouched"}
+#: The --gae comparisons that need no emulator, in report order.
+GAE_OFFLINE = ["gae-hello", "gae-hello-on-gae", "gae-ndb-context-cost", "gae-ndb-context"]
+#: The smallest timing that still runs every code path once.
+TINY = ["--rounds", "1", "--slice", "0.005", "--cold-runs", "1"]
+
+
+def _run_bench(
+    tmp_path: Path, *args: str, env: dict[str, str] | None = None
+) -> tuple[subprocess.CompletedProcess[str], dict[str, object]]:
+    out = tmp_path / "bench.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.run", *args, "--json", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env=env,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    data: dict[str, object] = json.loads(out.read_text(encoding="utf-8"))
+    return proc, data
 
 
 def _table_rows(markdown: str, header_start: str) -> list[list[str]]:
@@ -78,3 +102,74 @@ def test_set_cookie_expectations_catch_a_missing_or_unwanted_cookie() -> None:
     refuses = RequestSpec("/", expect_no_set_cookie=True)
     assert refuses.problems(200, [("Content-Type", "text/html")], b"") == []
     assert refuses.problems(200, [("Set-Cookie", "session=abc; Path=/")], b"")
+
+
+def test_gae_run_reports_every_offline_comparison_and_the_cold_start(tmp_path: Path) -> None:
+    scenarios = [arg for name in [*GAE_OFFLINE, "coldstart"] for arg in ("--scenario", name)]
+    proc, data = _run_bench(tmp_path, "--gae", *TINY, *scenarios)
+    assert "All correctness checks passed." in proc.stdout
+    assert data["ok"] is True
+    entries = data["scenarios"]
+    assert isinstance(entries, list)
+    assert [e["name"] for e in entries] == GAE_OFFLINE
+    for entry in entries:
+        assert entry["ok"] and entry["skipped"] is None
+        assert not any(entry["problems"].values())
+        assert set(entry["rates"]) == {"baseline", "candidate"}
+
+    rows = _table_rows(proc.stdout, "| scenario | baseline req/s |")
+    assert [row[0] for row in rows] == GAE_OFFLINE
+    assert all(row[-1] == "ok" for row in rows)
+
+    cold_rows = _table_rows(proc.stdout, "| phase |")
+    assert [row[0] for row in cold_rows][:6] == [
+        "import framework",
+        "build hello app",
+        "import gae",
+        "gae.wrap(app)",
+        "import gae + gae.wrap(app)",
+        "first request (wrapped)",
+    ]
+    cold = data["coldstart"]
+    assert isinstance(cold, dict)
+    assert cold["error"] is None
+    # import gae, gae.wrap(app) and a request must not have loaded google.cloud.
+    assert cold["google_modules"] == []
+    assert "modules loaded after import, wrap and one request: none (ok)" in proc.stdout
+
+
+@pytest.mark.emulator
+def test_gae_ndb_get_runs_against_the_datastore_emulator(tmp_path: Path) -> None:
+    proc, data = _run_bench(tmp_path, "--gae", *TINY, "--scenario", "gae-ndb-get")
+    entries = data["scenarios"]
+    assert isinstance(entries, list)
+    assert [(e["name"], e["ok"], e["skipped"]) for e in entries] == [("gae-ndb-get", True, None)]
+    assert [row[-1] for row in _table_rows(proc.stdout, "| scenario |")] == ["ok"]
+
+
+def test_gae_ndb_get_is_skipped_with_a_reason_without_the_emulator(tmp_path: Path) -> None:
+    env = {**os.environ, "CLOUDSDK_ROOT_DIR": str(tmp_path / "no-sdk")}
+    env.pop("DATASTORE_EMULATOR_HOST", None)
+    proc, data = _run_bench(tmp_path, "--gae", *TINY, "--scenario", "gae-ndb-get", env=env)
+    assert data["ok"] is True
+    entries = data["scenarios"]
+    assert isinstance(entries, list)
+    reason = entries[0]["skipped"]
+    assert isinstance(reason, str) and "Datastore emulator could not start" in reason
+    assert [row[-1] for row in _table_rows(proc.stdout, "| scenario |")] == ["skipped"]
+    assert f"Skipped: {reason}" in proc.stdout
+    assert "skipped gae-ndb-get:" in proc.stderr
+
+
+def test_comparison_statistics_are_per_round() -> None:
+    # Round 1: candidate takes 10 % longer (100 vs 110 µs); round 2: the machine is twice as
+    # slow for both, and the ratio is the same.
+    result = ScenarioResult(
+        "x",
+        rates={"baseline": [10_000.0, 5_000.0], "candidate": [10_000 / 1.1, 5_000 / 1.1]},
+        baseline="baseline",
+    )
+    assert result.speedup("candidate") == pytest.approx(1 / 1.1)
+    assert result.spread("candidate") == pytest.approx((1 / 1.1, 1 / 1.1))
+    # Median of +10 µs and +20 µs per request.
+    assert result.added_us("candidate") == pytest.approx(15.0)

@@ -32,6 +32,7 @@ from framework.cli import (
     with_appcontext,
 )
 from framework.ctx import has_app_context
+from framework.testing import FlaskCliRunner
 
 from ._cli_support import Workspace
 
@@ -541,7 +542,7 @@ def test_app_cli_commands_with_test_cli_runner() -> None:
     def init() -> None:
         click.echo(f"init {current_app.name}")
 
-    runner = app.test_cli_runner()
+    runner = t.cast(FlaskCliRunner, app.test_cli_runner())
     assert runner.invoke(args=["inside"]).output == "True cliapp\n"
     assert runner.invoke(args=["outside"]).output == "False\n"
     assert runner.invoke(args=["bare"]).output == "cliapp\n"

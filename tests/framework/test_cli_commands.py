@@ -180,6 +180,19 @@ def test_param_types_directly(ws: Workspace) -> None:
     assert CertParamType().convert("ADHOC", None, None) == "adhoc"
 
 
+def test_adhoc_needs_cryptography(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    real_find_spec = importlib.util.find_spec
+
+    def find_spec(name: str, package: str | None = None) -> t.Any:
+        return None if name == "cryptography" else real_find_spec(name, package)
+
+    monkeypatch.setattr(importlib.util, "find_spec", find_spec)
+    with pytest.raises(click.BadParameter, match="requires the cryptography library"):
+        CertParamType().convert("adhoc", None, None)
+
+
 def test_run_ignores_app_run_inside_the_module(
     ws: Workspace, served: list[dict[str, t.Any]]
 ) -> None:
@@ -312,7 +325,12 @@ def _free_port() -> int:
 
 def test_console_script_version() -> None:
     done = subprocess.run(
-        [_script(), "--version"], capture_output=True, text=True, timeout=60, env=_clean_env()
+        [_script(), "--version"],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=_clean_env(),
     )
     assert done.returncode == 0, done.stderr
     assert f"framework {framework.__version__}" in done.stdout.splitlines()

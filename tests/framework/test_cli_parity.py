@@ -91,6 +91,16 @@ FACTORIES = """\
     value = 42
 """
 
+MAKE_APP = "from framework import Flask\ndef make_app():\n    return Flask('mk')\n"
+SCRIPT_INFO_FACTORY = (
+    "from framework import Flask\ndef create_app(script_info):\n    return Flask('s')\n"
+)
+
+MAKE_APP = "from framework import Flask\ndef make_app():\n    return Flask('mk')\n"
+SCRIPT_INFO_FACTORY = (
+    "from framework import Flask\ndef create_app(script_info):\n    return Flask('s')\n"
+)
+
 DISCOVERY_CASES: list[tuple[str, dict[str, str], str | None]] = [
     ("app attribute", {"m.py": MODULE}, "m"),
     ("explicit name", {"m.py": MODULE}, "m:application"),
@@ -112,18 +122,8 @@ DISCOVERY_CASES: list[tuple[str, dict[str, str], str | None]] = [
     ("non-literal args", {"m.py": FACTORIES}, "m:create_app(value)"),
     ("bad syntax", {"m.py": FACTORIES}, "m:create_app("),
     ("dotted name", {"m.py": FACTORIES}, "m:a.b"),
-    (
-        "make_app",
-        {"m.py": "from framework import Flask\ndef make_app():\n    return Flask('mk')\n"},
-        "m",
-    ),
-    (
-        "script_info factory",
-        {
-            "m.py": "from framework import Flask\ndef create_app(script_info):\n    return Flask('s')\n"
-        },
-        "m",
-    ),
+    ("make_app", {"m.py": MAKE_APP}, "m"),
+    ("script_info factory", {"m.py": SCRIPT_INFO_FACTORY}, "m"),
     ("nothing in module", {"m.py": "x = 1\n"}, "m"),
     ("missing module", {}, "not_a_module_zz"),
     ("import error inside", {"m.py": "import does_not_exist_zz\n"}, "m"),
