@@ -43,7 +43,7 @@ def main(argv: list[str]) -> int:
         except Exception as error:  # gcloud raises its own error tree; report them all
             message = str(error)
             entry["error"] = _clean(message, path)
-            match = re.search(r'line (\d+), column \d+', message)
+            match = re.search(r"line (\d+), column \d+", message)
             entry["line"] = int(match.group(1)) if match else None
             entry["suggestion"] = _suggest(message)
         entry["warnings"] = [_clean(w, path) for w in warnings]

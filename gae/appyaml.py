@@ -268,17 +268,17 @@ def _automatic_scaling(ctx: AppYamlContext, settings: yaml.Node | None) -> list[
             )
         )
     low, high = get(settings, "min_instances"), get(settings, "max_instances")
-    if (n_low := number(low)) is not None and (n_high := number(high)) is not None:
-        if n_high and n_low > n_high:
-            found.append(
-                ctx.finding(
-                    low,
-                    "error",
-                    f"min_instances ({n_low:g}) is larger than max_instances ({n_high:g}).",
-                    "Make min_instances at most max_instances.",
-                    "scaling",
-                )
+    n_low, n_high = number(low), number(high)
+    if n_low is not None and n_high and n_low > n_high:
+        found.append(
+            ctx.finding(
+                low,
+                "error",
+                f"min_instances ({n_low:g}) is larger than max_instances ({n_high:g}).",
+                "Make min_instances at most max_instances.",
+                "scaling",
             )
+        )
     cpu = get(settings, "target_cpu_utilization")
     if (value := number(cpu)) is not None and not 0.5 <= value <= 0.95:
         found.append(
@@ -351,18 +351,17 @@ def _entrypoint(ctx: AppYamlContext) -> list[Finding]:
 
 def _gunicorn(ctx: AppYamlContext, node: yaml.Node | None, entry: Entrypoint) -> list[Finding]:
     found = []
-    if not entry.binds:
-        if entry.config_file is None:
-            found.append(
-                ctx.finding(
-                    node,
-                    "error",
-                    "gunicorn is started without --bind, so it listens on 127.0.0.1:8000 "
-                    "and App Engine's requests to $PORT never arrive.",
-                    "Add '-b :$PORT' to the entrypoint.",
-                    "entrypoint-port",
-                )
+    if not entry.binds and entry.config_file is None:
+        found.append(
+            ctx.finding(
+                node,
+                "error",
+                "gunicorn is started without --bind, so it listens on 127.0.0.1:8000 "
+                "and App Engine's requests to $PORT never arrive.",
+                "Add '-b :$PORT' to the entrypoint.",
+                "entrypoint-port",
             )
+        )
     for bind in entry.binds:
         if not bind_uses_port(bind):
             found.append(
@@ -463,8 +462,7 @@ def _sizing(ctx: AppYamlContext, node: yaml.Node | None, entry: Entrypoint) -> l
                 "warning",
                 f"gunicorn runs {workers} sync worker(s) without threads, so each instance "
                 "serves that many requests at once while waiting on Datastore.",
-                "Add '--worker-class gthread --threads 8' (I/O-bound requests overlap on "
-                "threads).",
+                "Add '--worker-class gthread --threads 8': requests waiting on I/O overlap.",
                 "entrypoint-sizing",
             )
         )
@@ -520,7 +518,7 @@ def _handlers(ctx: AppYamlContext) -> list[Finding]:
                     )
                 )
         upload = get(handler, "upload")
-        if text(get(handler, "static_files")) is not None and text(upload) is not None:
+        if text(get(handler, "static_files")) is not None and upload is not None:
             found += _static_files(ctx, upload, url)
         script = get(handler, "script")
         if text(script) not in {None, "auto"}:

@@ -75,7 +75,8 @@ class QueryShape:
         if not orders and inequality is None:
             return None  # kind only, or ancestor and/or equality filters only (merge join)
         touched = {*self.equalities, *self.inequalities, *(o.name for o in orders)}
-        if not self.ancestor and len(touched) == 1:
+        key_descending = IndexProperty("__key__", "desc") in orders
+        if not self.ancestor and len(touched) == 1 and not key_descending:
             return None  # filters and sort orders on a single property
         if inequality is not None and (not orders or orders[0].name != inequality):
             orders.insert(0, IndexProperty(inequality))
@@ -166,9 +167,7 @@ def _kind_of(cls: ast.ClassDef) -> str:
 def _properties_of(cls: ast.ClassDef) -> dict[str, str]:
     found: dict[str, str] = {}
     for node in cls.body:
-        if not isinstance(node, ast.Assign | ast.AnnAssign) or not isinstance(
-            node.value, ast.Call
-        ):
+        if not isinstance(node, ast.Assign | ast.AnnAssign) or not isinstance(node.value, ast.Call):
             continue
         func = _base_name(node.value.func)
         if func is None or not func.endswith("Property"):

@@ -142,9 +142,9 @@ def _dedupe(findings: list[Finding]) -> list[Finding]:
     ours = {f.rule for f in findings if not f.rule.startswith("gcloud")}
     kept = []
     for finding in dict.fromkeys(findings):
-        if finding.rule == "gcloud-warning" and "max_instances" in finding.message:
-            if "scaling" in ours:
-                continue
+        duplicate = finding.rule == "gcloud-warning" and "max_instances" in finding.message
+        if duplicate and "scaling" in ours:
+            continue
         kept.append(finding)
     return kept
 
@@ -380,7 +380,7 @@ def _cron(ctx: AppYamlContext, import_app: bool) -> list[Finding]:
         return [problem] if (ctx.root / "cron.yaml").exists() else []
     assert cron is not None
     service = ctx.app.text("service") or "default"
-    urls: dict[str, yaml.Node] = {}
+    urls: dict[str, yaml.Node | None] = {}
     findings: list[Finding] = []
     for job in items(cron.get("cron")):
         url_node = get(job, "url")
@@ -412,15 +412,14 @@ def _cron(ctx: AppYamlContext, import_app: bool) -> list[Finding]:
                 "cron.yaml",
                 line_of(next(iter(urls.values()))),
                 "warning",
-                f"The cron targets could not be checked: importing {target!r} failed "
-                f"({error}).",
+                f"The cron targets could not be checked: importing {target!r} failed ({error}).",
                 "Run the check in the project's virtualenv, or fix the import error.",
                 "cron-target",
             ),
         ]
     for url, node in urls.items():
         status, detail = routes.get(url, ["missing", None])
-        if status == "ok":
+        if status is None or status == "ok":
             continue
         message = {
             "missing": f"The cron url {url!r} matches no route of {target!r}, so every "

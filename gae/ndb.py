@@ -28,10 +28,11 @@ def set_client_factory(factory: t.Callable[[], t.Any] | None) -> None:
 
     The client already created, if any, is dropped.
     """
-    global _client, _client_factory
+    global _client, _client_factory, _global_cache
     with _lock:
         _client_factory = factory
         _client = None
+        _global_cache = _NO_CACHE
 
 
 def _default_client() -> t.Any:
@@ -58,22 +59,30 @@ def get_client() -> t.Any:
     return client
 
 
-def global_cache() -> t.Any:
-    """ndb's Redis global cache when ``REDIS_CACHE_URL`` is set, else ``None``."""
-    if not get_settings().redis_cache_url:
-        return None
-    from google.cloud import ndb  # type: ignore[import-untyped, unused-ignore]
+_NO_CACHE: t.Any = object()
+_global_cache: t.Any = _NO_CACHE
 
-    return ndb.RedisCache.from_environment()
+
+def global_cache() -> t.Any:
+    """ndb's Redis global cache when ``REDIS_CACHE_URL`` is set, else ``None`` (decided once
+    per client)."""
+    global _global_cache
+    if _global_cache is _NO_CACHE:
+        if get_settings().redis_cache_url:
+            from google.cloud import ndb  # type: ignore[import-untyped, unused-ignore]
+
+            _global_cache = ndb.RedisCache.from_environment()
+        else:
+            _global_cache = None
+    return _global_cache
 
 
 def current_context() -> t.Any:
     """The ndb context active in this thread, or ``None``."""
-    if not ndb_in_use():
+    module = sys.modules.get("google.cloud.ndb.context")
+    if module is None:
         return None
-    from google.cloud import ndb  # type: ignore[import-untyped, unused-ignore]
-
-    return ndb.context.get_context(False)
+    return module.get_context(False)
 
 
 class RequestContext:

@@ -270,7 +270,9 @@ class _unavailable_as_error:
 
         # RPC failures (unavailable, deadline, contention that outlived the retries);
         # programming errors such as a missing ndb context still surface as they are.
-        if isinstance(exc, api.GoogleAPIError):
+        import grpc  # type: ignore[import-untyped, unused-ignore]
+
+        if isinstance(exc, api.GoogleAPIError | grpc.RpcError):
             raise SessionStoreUnavailable(
                 f"Datastore failed while {self.action}: {type(exc).__name__}: {exc}"
             ) from exc

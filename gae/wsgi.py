@@ -130,7 +130,7 @@ class AppEngineMiddleware:
         if ext.force_production and ext.app.config["DEBUG"]:
             ext.app.config["DEBUG"] = False
         ndb_context: RequestContext | None = None
-        if ndb_in_use():
+        if ndb_in_use() and not environ.get("PATH_INFO", "").startswith(ext.ndb_skip_prefixes):
             ndb_context = RequestContext()
             ndb_context.enter()
             callbacks.append(ndb_context.exit)
@@ -183,6 +183,7 @@ class AppEngine:
         self.app: Flask
         self.trust_headers = False
         self.force_production = False
+        self.ndb_skip_prefixes: tuple[str, ...] = ()
         if app is not None:
             self.init_app(app)
 
@@ -193,11 +194,20 @@ class AppEngine:
 
     def init_app(self, app: Flask) -> None:
         """Make ``app`` ready for App Engine (see the module documentation)."""
+        if "appengine" in app.extensions:
+            raise RuntimeError(
+                "This app already has the App Engine extension: call gae.wrap(app) or "
+                "AppEngine(app) once (gae.wrap on a wrapped app returns it unchanged)."
+            )
         settings = self.settings
         self.app = app
         app.extensions["appengine"] = self
         app.config.setdefault("GAE_TRUST_HEADERS", settings.on_app_engine)
         self.trust_headers = bool(app.config["GAE_TRUST_HEADERS"])
+        # An ndb context costs ~15 µs; static files never need one.
+        default_skip = (f"{app.static_url_path}/",) if app.has_static_folder else ()
+        app.config.setdefault("GAE_NDB_SKIP_PREFIXES", default_skip)
+        self.ndb_skip_prefixes = tuple(app.config["GAE_NDB_SKIP_PREFIXES"])
         self.force_production = settings.on_app_engine
         if settings.on_app_engine:
             self._enforce_production(app)
@@ -293,6 +303,12 @@ class AppEngine:
 
 
 def wrap(app: Flask, **options: t.Any) -> Flask:
-    """Make ``app`` ready for App Engine and return it: ``app = gae.wrap(create_app())``."""
+    """Make ``app`` ready for App Engine and return it: ``app = gae.wrap(create_app())``.
+
+    Wrapping an app that is already wrapped returns it unchanged (a factory may wrap and
+    ``main.py`` wrap again); pass options on the first call.
+    """
+    if isinstance(app.extensions.get("appengine"), AppEngine):
+        return app
     AppEngine(app, **options)
     return app

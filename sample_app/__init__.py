@@ -1,16 +1,86 @@
-"""The sample application: what `make run` serves and `gcloud app deploy` deploys."""
+"""The sample app: a noticeboard with accounts, posts and file attachments.
+
+Built the way we tell users to build theirs: an app factory, blueprints, templates,
+``gae.wrap`` (per-request ndb context, trusted headers, warmup, production safety),
+Datastore sessions and Cloud Storage uploads. ``sample_app.main:app`` is what App Engine
+serves and ``make run`` runs.
+"""
 
 from __future__ import annotations
 
+import os
+import typing as t
+
+from markupsafe import Markup, escape
+
+import gae
 from framework import Flask
 
+from . import errors
+from .security import check_csrf, csrf_token, load_user
 
-def create_app() -> Flask:
-    """Build the sample app (for now the hello-world seed)."""
+DEV_SECRET = "local-development-only-secret-key-never-deploy"
+
+
+def linebreaks(text: str) -> Markup:
+    """Escape ``text`` and keep its line breaks."""
+    return Markup("<br>\n").join(escape(text).split("\n"))
+
+
+def filesize(size: int | None) -> str:
+    """1536 -> '1.5 KB'."""
+    value = float(size or 0)
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "bytes" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GB"
+
+
+def create_app(config: dict[str, t.Any] | None = None) -> Flask:
+    """Build the noticeboard app; ``config`` overrides settings (tests)."""
     app = Flask(__name__)
+    settings = gae.get_settings()
+    secret = os.environ.get("SECRET_KEY")
+    if secret is None and not settings.on_app_engine:
+        secret = DEV_SECRET  # local runs only: gae.wrap refuses to start without a real one
+    app.config.update(
+        SECRET_KEY=secret,
+        MAX_CONTENT_LENGTH=32 * 1024 * 1024,
+        SEND_FILE_MAX_AGE_DEFAULT=3600,
+        UPLOAD_BUCKET=settings.bucket or "local-bucket",
+    )
+    app.config.from_prefixed_env("NOTICEBOARD")
+    if config:
+        app.config.update(config)
 
-    @app.route("/")
-    def hello() -> str:
-        return "Hello World!"
+    from . import api, attachments, auth, posts
 
-    return app
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(posts.bp)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(attachments.bp)
+    errors.register(app)
+
+    app.before_request(load_user)
+    app.before_request(check_csrf)
+    app.add_template_global(csrf_token)
+    app.add_template_filter(linebreaks)
+    app.add_template_filter(filesize)
+
+    @app.context_processor
+    def upload_limits() -> dict[str, t.Any]:
+        return {"upload_limits": attachments.limits_for_templates()}
+
+    @app.get("/healthz")
+    def health() -> dict[str, str]:
+        return {"status": "ok", "version": settings.version or "local"}
+
+    @app.after_request
+    def security_headers(response: t.Any) -> t.Any:
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        return response
+
+    return gae.wrap(app, sessions=True)

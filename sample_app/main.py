@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gae
 from sample_app import create_app
 
-app = create_app()
+app = gae.wrap(create_app())

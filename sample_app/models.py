@@ -1,0 +1,70 @@
+"""Datastore models of the noticeboard (google-cloud-ndb)."""
+
+from __future__ import annotations
+
+import typing as t
+from datetime import UTC, datetime
+
+from google.cloud import ndb  # type: ignore[import-untyped, unused-ignore]
+
+
+def utcnow() -> datetime:
+    """Now, timezone-aware."""
+    return datetime.now(UTC)
+
+
+class User(ndb.Model):  # type: ignore[misc]
+    """An account; the key id is the lower-cased username."""
+
+    username = ndb.StringProperty(required=True)
+    password_hash = ndb.TextProperty(required=True)
+    created = ndb.DateTimeProperty(tzinfo=UTC, auto_now_add=True)
+
+    @classmethod
+    def lookup(cls, username: str) -> User | None:
+        return t.cast("User | None", cls.get_by_id(username.strip().lower()))
+
+
+class Attachment(ndb.Model):  # type: ignore[misc]
+    """A file stored in Cloud Storage, attached to a post (the post is its parent)."""
+
+    bucket = ndb.TextProperty(required=True)
+    object_name = ndb.StringProperty(required=True)
+    filename = ndb.TextProperty()
+    content_type = ndb.TextProperty()
+    size = ndb.IntegerProperty(indexed=False)
+    checksum = ndb.TextProperty()
+    created = ndb.DateTimeProperty(tzinfo=UTC, auto_now_add=True)
+
+
+class Post(ndb.Model):  # type: ignore[misc]
+    """A notice: title and text by one user."""
+
+    author = ndb.KeyProperty(kind=User, required=True)
+    author_name = ndb.TextProperty()
+    title = ndb.TextProperty(required=True)
+    text = ndb.TextProperty(required=True)
+    created = ndb.DateTimeProperty(tzinfo=UTC, auto_now_add=True)
+    updated = ndb.DateTimeProperty(tzinfo=UTC, auto_now=True, indexed=False)
+
+    def attachments(self) -> list[Attachment]:
+        return t.cast(
+            "list[Attachment]",
+            Attachment.query(ancestor=self.key).order(Attachment.created).fetch(50),
+        )
+
+    def to_dict_public(self) -> dict[str, t.Any]:
+        return {
+            "id": self.key.id(),
+            "title": self.title,
+            "text": self.text,
+            "author": self.author_name,
+            "created": self.created.isoformat() if self.created else None,
+        }
+
+
+class LoginFailure(ndb.Model):  # type: ignore[misc]
+    """Failed logins per username in the current window (rate limiting)."""
+
+    count = ndb.IntegerProperty(default=0, indexed=False)
+    window_start = ndb.DateTimeProperty(tzinfo=UTC, indexed=False)

@@ -1,0 +1,69 @@
+"""Fixtures for the sample app: a fresh app on wiped emulators, and a logged-in helper."""
+
+from __future__ import annotations
+
+import re
+import typing as t
+from collections.abc import Iterator
+
+import pytest
+
+import gae.ndb
+from framework import Flask
+from framework.testing import FlaskClient
+from gae.emulators import DatastoreEmulator, StorageEmulator
+from gae.settings import reload_settings
+
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+@pytest.fixture
+def app(datastore_emulator: DatastoreEmulator, gcs_emulator: StorageEmulator) -> Iterator[Flask]:
+    reload_settings()
+    gae.ndb.set_client_factory(None)
+    datastore_emulator.reset()
+    gcs_emulator.reset()
+    from sample_app import create_app
+
+    yield create_app({"TESTING": True, "UPLOAD_BUCKET": gcs_emulator.bucket})
+    gae.ndb.set_client_factory(None)
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+def csrf_from(client: FlaskClient, path: str = "/auth/login") -> str:
+    """The CSRF token a page renders for this client's session."""
+    match = CSRF.search(client.get(path).text)
+    assert match, f"no CSRF token on {path}"
+    return match.group(1)
+
+
+class Users:
+    """Sign up and log in through the real forms."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+
+    def signup(self, username: str, password: str = "correct horse") -> FlaskClient:
+        client = self.app.test_client()
+        token = csrf_from(client, "/auth/signup")
+        response = client.post(
+            "/auth/signup",
+            data={"username": username, "password": password, "csrf_token": token},
+        )
+        assert response.status_code == 302, response.text
+        return client
+
+    def post(self, client: FlaskClient, title: str = "Hello", text: str = "World") -> int:
+        token = csrf_from(client, "/new")
+        response = client.post("/new", data={"title": title, "text": text, "csrf_token": token})
+        assert response.status_code == 302, response.text
+        return int(t.cast(str, response.headers["Location"]).rsplit("/", 1)[1])
+
+
+@pytest.fixture
+def users(app: Flask) -> Users:
+    return Users(app)
