@@ -6,6 +6,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,10 @@ _DISTORTING_ENV = (
     "PYTHONMALLOCSTATS",
     "PYTHONASYNCIODEBUG",
     "PYTHONINSPECT",
+    # Without bytecode caches one side would compile from source on every run while the
+    # other loads the .pyc files its installer wrote: both get the same fresh cache instead.
+    "PYTHONDONTWRITEBYTECODE",
+    "PYTHONPYCACHEPREFIX",
 )
 
 #: Phase name -> index in a ``Sample``'s fields, in report order.
@@ -45,9 +50,14 @@ class ColdStartError(RuntimeError):
     """A child process failed to import, build or serve."""
 
 
-def run_child(module: str) -> Sample:
-    """Start a fresh interpreter (the same one as ours, no ``-X importtime``) and time it."""
+def run_child(module: str, pycache: str | None = None) -> Sample:
+    """Start a fresh interpreter (the same one as ours, no ``-X importtime``) and time it.
+
+    ``pycache`` is the bytecode cache folder (``PYTHONPYCACHEPREFIX``) all children share.
+    """
     env = {k: v for k, v in os.environ.items() if k not in _DISTORTING_ENV}
+    if pycache is not None:
+        env["PYTHONPYCACHEPREFIX"] = pycache
     start = time.perf_counter()
     proc = subprocess.run(
         [sys.executable, str(CHILD), module, str(ROOT)],
@@ -89,12 +99,13 @@ def measure(modules: dict[str, str], runs: int) -> ColdStartResult:
     """
     result = ColdStartResult(runs=runs, samples={label: [] for label in modules})
     labels = list(modules)
-    try:
-        for module in modules.values():
-            run_child(module)
-        for i in range(runs):
-            for label in labels if i % 2 == 0 else labels[::-1]:
-                result.samples[label].append(run_child(modules[label]))
-    except ColdStartError as exc:
-        result.error = str(exc)
+    with tempfile.TemporaryDirectory(prefix="coldstart-pyc-") as pycache:
+        try:
+            for module in modules.values():
+                run_child(module, pycache)
+            for i in range(runs):
+                for label in labels if i % 2 == 0 else labels[::-1]:
+                    result.samples[label].append(run_child(modules[label], pycache))
+        except ColdStartError as exc:
+            result.error = str(exc)
     return result

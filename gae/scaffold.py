@@ -170,6 +170,7 @@ def render_project(options: ProjectOptions) -> dict[Path, str]:
         "max_instances": options.max_instances,
         "requirements": requirements,
         "dev_requirements": dev_requirements,
+        "vendor": options.vendor,
     }
     files: dict[Path, str] = {}
     for path in sorted(TEMPLATE_DIR.rglob("*")):

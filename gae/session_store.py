@@ -266,11 +266,10 @@ class _unavailable_as_error:
     ) -> None:
         if exc is None or isinstance(exc, SessionTooLarge):
             return
-        from google.api_core import exceptions as api
-
         # RPC failures (unavailable, deadline, contention that outlived the retries);
         # programming errors such as a missing ndb context still surface as they are.
         import grpc  # type: ignore[import-untyped, unused-ignore]
+        from google.api_core import exceptions as api
 
         if isinstance(exc, api.GoogleAPIError | grpc.RpcError):
             raise SessionStoreUnavailable(

@@ -82,5 +82,12 @@ def delete_post(post_id: int) -> t.Any:
 def _error(code: int, message: str, **extra: t.Any) -> t.Any:
     from werkzeug.http import HTTP_STATUS_CODES
 
-    body = {"error": {"code": code, "name": HTTP_STATUS_CODES.get(code, ""), "message": message, **extra}}
+    body = {
+        "error": {
+            "code": code,
+            "name": HTTP_STATUS_CODES.get(code, ""),
+            "message": message,
+            **extra,
+        }
+    }
     return jsonify(body), code

@@ -96,7 +96,9 @@ def create() -> t.Any:
             flash("Posted.", "success")
             return redirect(url_for("posts.show", post_id=post.key.id()))
     status = 400 if errors else 200
-    return render_template("post_form.html", errors=errors, title=title, text=text, post=None), status
+    return render_template(
+        "post_form.html", errors=errors, title=title, text=text, post=None
+    ), status
 
 
 @bp.route("/p/<int:post_id>/edit", methods=["GET", "POST"])
@@ -114,7 +116,9 @@ def edit(post_id: int) -> t.Any:
             flash("Saved.", "success")
             return redirect(url_for("posts.show", post_id=post_id))
     status = 400 if errors else 200
-    return render_template("post_form.html", errors=errors, title=title, text=text, post=post), status
+    return render_template(
+        "post_form.html", errors=errors, title=title, text=text, post=post
+    ), status
 
 
 @bp.post("/p/<int:post_id>/delete")

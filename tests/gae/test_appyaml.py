@@ -54,10 +54,11 @@ def test_rendered_templates_pass_both_validators(name: str, tmp_path: Path) -> N
     assert (tmp_path / "framework" / "__init__.py").exists() is options.vendor
 
 
-def test_rendered_python_is_lint_clean(tmp_path: Path) -> None:
-    write_project(tmp_path, ProjectOptions(package="shop"))
+@pytest.mark.parametrize("vendor", [False, True])
+def test_rendered_python_is_lint_clean(vendor: bool, tmp_path: Path) -> None:
+    write_project(tmp_path, ProjectOptions(package="shop", vendor=vendor))
     done = subprocess.run(
-        [sys.executable, "-m", "ruff", "check", "--no-cache", "--isolated", "."],
+        [sys.executable, "-m", "ruff", "check", "--no-cache", "--isolated", "main.py", "shop"],
         cwd=tmp_path,
         capture_output=True,
         text=True,
