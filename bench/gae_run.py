@@ -17,14 +17,26 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench import coldstart
+from bench import (
+    coldstart,
+    gae_sessions,  # noqa: F401  (registers the session comparisons)
+)
 from bench.compare import ScenarioResult, Settings, run_sides
 from bench.driver import check, make_caller, warm_up
-from bench.gae_scenarios import COMPARISONS, Comparison, Skip
+from bench.gae_scenarios import (
+    AUDIT,
+    COMPARISONS,
+    Comparison,
+    Skip,
+    counting_rpcs,
+    one_emulator,
+)
+from bench.scenarios import RequestSpec
 
 BASELINE = "baseline"
 CANDIDATE = "candidate"
@@ -60,29 +72,82 @@ def scaled(comp: Comparison, settings: Settings) -> Settings:
     )
 
 
-def run_comparison(comp: Comparison, settings: Settings) -> ScenarioResult:
-    """Enter the comparison's setup, then check and time both sides (or skip it)."""
+#: Datastore RPCs per request of one comparison: side -> RPC name -> calls per request.
+Rpcs = dict[str, dict[str, float]]
+
+
+def rpcs_per_request(app: Any, spec: RequestSpec, requests: int) -> dict[str, float]:
+    """Send ``spec`` ``requests`` times with ndb's RPCs counted; the mean calls per request
+    of each RPC name."""
+    call = make_caller(app, spec)
+    with counting_rpcs() as counts:
+        for _ in range(requests):
+            call()
+    return {name: counts[name] / requests for name in sorted(counts)}
+
+
+def _rpc_summary(counts: Mapping[str, float]) -> str:
+    if not counts:
+        return "0"
+    total = sum(counts.values())
+    return f"{total:g} (" + ", ".join(f"{n} {c:g}" for n, c in counts.items()) + ")"
+
+
+def after_timing(
+    comp: Comparison, result: ScenarioResult, built: dict[str, tuple[Any, RequestSpec]]
+) -> Rpcs | None:
+    """Count each side's RPCs per request (if the comparison expects some) and run the
+    apps' audits; what differs from the expectation is added to the side's problems."""
+    rpcs: Rpcs | None = None
+    if comp.expect_rpcs is not None:
+        rpcs = {}
+        for side, expected in zip((BASELINE, CANDIDATE), comp.expect_rpcs, strict=True):
+            counts = rpcs[side] = rpcs_per_request(*built[side], comp.rpc_requests)
+            if counts != {name: float(n) for name, n in sorted(expected.items())}:
+                result.problems[side].append(
+                    f"{_rpc_summary(counts)} Datastore RPCs per request, expected "
+                    f"{_rpc_summary({n: float(c) for n, c in sorted(expected.items())})}"
+                )
+    for side, (app, _spec) in built.items():
+        audit = getattr(app, "extensions", {}).get(AUDIT)
+        if audit is not None:
+            result.problems[side] += audit()
+    return rpcs
+
+
+def run_comparison(comp: Comparison, settings: Settings) -> tuple[ScenarioResult, Rpcs | None]:
+    """Enter the comparison's setup, then check and time both sides (or skip it); then
+    count RPCs and audit the sides."""
+    built: dict[str, tuple[Any, RequestSpec]] = {}
+
+    def builder(side: str, candidate: bool) -> Callable[[], tuple[Any, RequestSpec]]:
+        def build() -> tuple[Any, RequestSpec]:
+            built[side] = comp.build(candidate)
+            return built[side]
+
+        return build
+
     try:
         with comp.setup():
-            return run_sides(
+            result = run_sides(
                 comp.name,
-                {
-                    BASELINE: lambda: comp.build(False),
-                    CANDIDATE: lambda: comp.build(True),
-                },
+                {BASELINE: builder(BASELINE, False), CANDIDATE: builder(CANDIDATE, True)},
                 scaled(comp, settings),
                 baseline=BASELINE,
                 warmup_requests=comp.warmup_requests,
             )
+            if not result.rates:  # a side failed its check: nothing was timed
+                return result, None
+            return result, after_timing(comp, result, built)
     except Skip as exc:
-        return ScenarioResult(comp.name, baseline=BASELINE, skipped=str(exc))
+        return ScenarioResult(comp.name, baseline=BASELINE, skipped=str(exc)), None
 
 
 def throughput_table(results: list[ScenarioResult], settings: Settings) -> list[str]:
     slow = [
         f"{r.name}: {r.rounds} of {r.slice_s:g} s"
         for r in results
-        if r.timed and (r.rounds, r.slice_s) != (settings.rounds, settings.slice_s)
+        if r.rates and (r.rounds, r.slice_s) != (settings.rounds, settings.slice_s)
     ]
     lines = [
         "### App Engine adapter vs bare app "
@@ -103,15 +168,15 @@ def throughput_table(results: list[ScenarioResult], settings: Settings) -> list[
     for r in results:
         if r.skipped is not None:
             lines.append(f"| {r.name} | - | - | - | - | - | - | skipped |")
-        elif not r.timed:
+        elif not r.rates:
             lines.append(f"| {r.name} | - | - | - | - | - | - | FAIL |")
-        else:
+        else:  # timed; a check after the timing (RPCs, audit) may still have failed
             ratio = r.speedup(CANDIDATE)
             low, high = r.spread(CANDIDATE)
             lines.append(
                 f"| {r.name} | {r.median(BASELINE):,.0f} | {r.median(CANDIDATE):,.0f} | "
                 f"{ratio:.3f}x | {low:.3f}-{high:.3f} | {(1 / ratio - 1) * 100:+.1f} % | "
-                f"{r.added_us(CANDIDATE):+.2f} | ok |"
+                f"{r.added_us(CANDIDATE):+.2f} | {'ok' if r.ok else 'FAIL'} |"
             )
     lines += ["", "Sides (baseline -> candidate):", ""]
     for r in results:
@@ -120,6 +185,24 @@ def throughput_table(results: list[ScenarioResult], settings: Settings) -> list[
         lines.append(f"- `{r.name}`: {comp.baseline} -> {comp.candidate}.{goal}")
         if r.skipped is not None:
             lines.append(f"  Skipped: {r.skipped}")
+    return lines
+
+
+def rpc_table(results: list[ScenarioResult], rpcs: dict[str, Rpcs]) -> list[str]:
+    """Datastore RPCs per request of the comparisons that counted them."""
+    lines = [
+        "### Datastore RPCs per request",
+        "",
+        "Counted after the timing over a few more requests per side, by wrapping "
+        "`google.cloud.ndb._datastore_api.make_call`; total (by RPC name).",
+        "",
+        "| scenario | baseline | candidate |",
+        "| --- | --- | --- |",
+    ]
+    for r in results:
+        if r.name in rpcs:
+            base, cand = (_rpc_summary(rpcs[r.name][side]) for side in (BASELINE, CANDIDATE))
+            lines.append(f"| {r.name} | {base} | {cand} |")
     return lines
 
 
@@ -246,7 +329,11 @@ def coldstart_table(cold: GaeColdStart) -> list[str]:
 
 
 def to_json(
-    results: list[ScenarioResult], cold: GaeColdStart | None, settings: Settings, ok: bool
+    results: list[ScenarioResult],
+    cold: GaeColdStart | None,
+    settings: Settings,
+    ok: bool,
+    rpcs: dict[str, Rpcs] | None = None,
 ) -> dict[str, Any]:
     scenarios = []
     for r in results:
@@ -261,8 +348,9 @@ def to_json(
             "rounds": r.rounds,
             "slice_s": r.slice_s,
             "rates": r.rates,
+            "rpcs_per_request": (rpcs or {}).get(r.name),
         }
-        if r.timed:
+        if r.rates:
             ratio = r.speedup(CANDIDATE)
             entry |= {
                 "median_rps": {s: r.median(s) for s in r.rates},
@@ -348,13 +436,17 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
         return profile(args.profile, args.profile_requests)
     selected: list[str] = args.scenario or [*COMPARISONS, COLDSTART]
     results: list[ScenarioResult] = []
-    for name, comp in COMPARISONS.items():
-        if name in selected:
-            print(f"running {name} ...", file=sys.stderr)
-            result = run_comparison(comp, settings)
-            if result.skipped is not None:
-                print(f"skipped {name}: {result.skipped}", file=sys.stderr)
-            results.append(result)
+    rpcs: dict[str, Rpcs] = {}
+    with one_emulator():  # started by the first comparison that needs it, if any
+        for name, comp in COMPARISONS.items():
+            if name in selected:
+                print(f"running {name} ...", file=sys.stderr)
+                result, counted = run_comparison(comp, settings)
+                if result.skipped is not None:
+                    print(f"skipped {name}: {result.skipped}", file=sys.stderr)
+                if counted is not None:
+                    rpcs[name] = counted
+                results.append(result)
     cold = None
     if COLDSTART in selected:
         print(f"running {COLDSTART} ...", file=sys.stderr)
@@ -364,6 +456,8 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
     lines: list[str] = []
     if results:
         lines += throughput_table(results, settings)
+    if rpcs:
+        lines += ["", *rpc_table(results, rpcs)]
     if cold is not None:
         lines += ["", *coldstart_table(cold)] if lines else coldstart_table(cold)
     lines.append("")
@@ -386,7 +480,7 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
                 f"{', '.join(cold.google_modules)}; google.* must load on first use only."
             )
 
-    data = to_json(results, cold, settings, ok)
+    data = to_json(results, cold, settings, ok, rpcs)
     if args.json == "-":
         print(json.dumps(data, indent=2))
     else:

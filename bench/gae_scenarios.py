@@ -9,6 +9,12 @@ A comparison may need something running around it (an ndb client, the Datastore 
 its ``setup`` is a context manager entered before either side is built and left after both
 were timed. A setup that raises :class:`Skip` skips the comparison with that reason.
 
+A comparison that talks to Datastore declares ``expect_rpcs``: after the timing, a few more
+requests per side are sent with ``google.cloud.ndb._datastore_api.make_call`` counted
+(:func:`counting_rpcs`), and a side whose RPCs per request differ from those expected fails
+its check. A side's app may also put a callable under ``app.extensions[AUDIT]``: it is called
+after the timing and returns problems (e.g. writes that were lost).
+
 Nothing here imports ``google.cloud`` at import time: ``gae-hello`` must measure an app that
 never loaded ndb (``gae.wrap`` enters an ndb context per request once it is loaded), so the
 comparisons run in registration order, and the ones that need ndb come last.
@@ -19,7 +25,8 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-from collections.abc import Callable, Iterator
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,6 +69,9 @@ APP_ENGINE_HEADERS = {
     "X-Appengine-Request-Log-Id": "6620a1b200ff0b7c5a1e6f1a0a0001737e62656e6368000131",
 }
 
+#: Where a side's app keeps its post-timing check: ``app.extensions[AUDIT]() -> problems``.
+AUDIT = "bench.audit"
+
 HELLO = b"Hello World!"
 HTML = "text/html; charset=utf-8"
 
@@ -92,6 +102,11 @@ class Comparison:
     profile_requests: int = 20_000
     #: An informal target shown in the legend, if any.
     goal: str | None = None
+    #: Datastore RPCs per request expected of (baseline, candidate), by RPC name; ``None``:
+    #: RPCs are not counted.
+    expect_rpcs: tuple[Mapping[str, int], Mapping[str, int]] | None = None
+    #: Requests per side sent with RPCs counted, after the timing.
+    rpc_requests: int = 20
 
 
 #: All comparisons, in the order they are run and reported.
@@ -302,19 +317,93 @@ GREETING_TEXT = "Hello from Datastore"
 
 
 @contextlib.contextmanager
-def datastore_emulator() -> Iterator[None]:
-    """A fresh in-memory Datastore emulator, with the process's settings and ndb client
-    pointed at it and one entity stored; everything is put back on exit.
+def counting_rpcs() -> Iterator[Counter[str]]:
+    """Count ndb's Datastore RPCs by name (``lookup``, ``commit``, ...) inside the block.
+
+    Wraps ``google.cloud.ndb._datastore_api.make_call`` (the one function every RPC goes
+    through, looked up as a module global at each call) and calls the real one.
     """
-    model = greeting_model()
+    _import_ndb()
+    from google.cloud.ndb import _datastore_api  # type: ignore[import-untyped, unused-ignore]
+
+    real = _datastore_api.make_call
+    counts: Counter[str] = Counter()
+
+    def make_call(rpc_name: str, *args: Any, **kwargs: Any) -> Any:
+        counts[rpc_name] += 1
+        return real(rpc_name, *args, **kwargs)
+
+    _datastore_api.make_call = make_call
+    try:
+        yield counts
+    finally:
+        _datastore_api.make_call = real
+
+
+@dataclass
+class _SharedEmulator:
+    """The emulator kept across comparisons inside :func:`one_emulator`, if any."""
+
+    active: bool = False
+    emulator: Any = None
+    #: Why it could not start (the later comparisons skip without trying again).
+    failure: str | None = None
+
+
+_SHARED = _SharedEmulator()
+
+
+@contextlib.contextmanager
+def one_emulator() -> Iterator[None]:
+    """Inside the block, every Datastore comparison uses one emulator (started on first
+    use, wiped with ``POST /reset`` before each comparison), stopped at the end.
+
+    Outside it (``--profile``), each comparison starts and stops its own.
+    """
+    _SHARED.active = True
+    try:
+        yield
+    finally:
+        emulator, _SHARED.emulator = _SHARED.emulator, None
+        _SHARED.active, _SHARED.failure = False, None
+        if emulator is not None:
+            emulator.stop()
+
+
+def _running_emulator() -> Any:
+    """An empty, running Datastore emulator: the shared one reset, or a new one."""
     from gae.emulators import DatastoreEmulator, EmulatorError
 
+    if _SHARED.failure is not None:
+        raise Skip(_SHARED.failure)
+    if _SHARED.emulator is not None:
+        try:
+            _SHARED.emulator.reset()
+            return _SHARED.emulator
+        except (EmulatorError, OSError):  # it died: start another one
+            _SHARED.emulator.stop()
+            _SHARED.emulator = None
     emulator = DatastoreEmulator(PROJECT)
     try:
         emulator.start(timeout=30.0)
     except (EmulatorError, OSError) as exc:
         emulator.stop()
-        raise Skip(f"the Datastore emulator could not start: {exc}") from None
+        reason = f"the Datastore emulator could not start: {exc}"
+        if _SHARED.active:
+            _SHARED.failure = reason
+        raise Skip(reason) from None
+    if _SHARED.active:
+        _SHARED.emulator = emulator
+    return emulator
+
+
+@contextlib.contextmanager
+def datastore_emulator() -> Iterator[None]:
+    """An empty Datastore emulator, with the process's settings and ndb client pointed at
+    it and one entity stored; everything is put back on exit.
+    """
+    model = greeting_model()
+    emulator = _running_emulator()
     saved = {key: os.environ.get(key) for key in emulator.env}
     try:
         os.environ.update(emulator.env)
@@ -324,7 +413,8 @@ def datastore_emulator() -> Iterator[None]:
             model(id=GREETING_ID, text=GREETING_TEXT).put()
         yield
     finally:
-        emulator.stop()
+        if emulator is not _SHARED.emulator:
+            emulator.stop()
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)
@@ -343,6 +433,7 @@ def datastore_emulator() -> Iterator[None]:
     round_divisor=4,
     warmup_requests=50,
     profile_requests=500,
+    expect_rpcs=({"lookup": 1}, {"lookup": 1}),
 )
 def build_ndb_get(candidate: bool) -> tuple[Any, RequestSpec]:
     """One ``get_by_id`` against the Datastore emulator per request (a fresh context, so

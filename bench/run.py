@@ -206,7 +206,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--gae",
         action="store_true",
         help="compare gae.wrap(app) with the bare app instead of framework with Flask "
-        "(starts the Datastore emulator for gae-ndb-get)",
+        "(starts the Datastore emulator for gae-ndb-get and the session-* rows)",
     )
     parser.add_argument(
         "--scenario",
@@ -214,6 +214,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         metavar="NAME",
         help=f"run only this scenario (repeatable): {', '.join(names)}; with --gae: "
         "gae-hello, gae-hello-on-gae, gae-ndb-context-cost, gae-ndb-context, gae-ndb-get, "
+        "session-read, session-write, session-untouched, "
         "coldstart",
     )
     parser.add_argument("--rounds", type=int, help="timed rounds per side and scenario")

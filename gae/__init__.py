@@ -17,6 +17,9 @@ if t.TYPE_CHECKING:
     from .logging import setup_logging as setup_logging
     from .settings import Settings as Settings
     from .settings import get_settings as get_settings
+    from .storage import Storage as Storage
+    from .storage import StoredFile as StoredFile
+    from .storage import UploadPolicy as UploadPolicy
     from .wsgi import AppEngine as AppEngine
     from .wsgi import wrap as wrap
 
@@ -29,12 +32,18 @@ _EXPORTS = {
     "setup_logging": "logging",
     "Settings": "settings",
     "get_settings": "settings",
+    "Storage": "storage",
+    "StoredFile": "storage",
+    "UploadPolicy": "storage",
 }
 
 __all__ = [
     "AppEngine",
     "AppEngineHeaders",
     "Settings",
+    "Storage",
+    "StoredFile",
+    "UploadPolicy",
     "cron_only",
     "get_settings",
     "setup_logging",

@@ -45,7 +45,10 @@ def main(argv: list[str]) -> int:
             entry["error"] = _clean(message, path)
             match = re.search(r"line (\d+), column \d+", message)
             entry["line"] = int(match.group(1)) if match else None
-            entry["suggestion"] = _suggest(message)
+            try:
+                entry["suggestion"] = _suggest(message)
+            except Exception:  # a suggestion is a nicety; never fail the parse over it
+                entry["suggestion"] = None
         entry["warnings"] = [_clean(w, path) for w in warnings]
         result["files"][name] = entry
     try:
@@ -67,9 +70,10 @@ def _suggest(message: str) -> str | None:
     match = re.search(r"Unexpected attribute '([^']+)' for object of type (\w+)", message)
     if match is None:
         return None
-    from googlecloudsdk.appengine.api import appinfo, croninfo, datastore_index
+    from googlecloudsdk.appengine.api import appinfo, croninfo, dispatchinfo, queueinfo
+    from googlecloudsdk.appengine.datastore import datastore_index
 
-    for module in (appinfo, croninfo, datastore_index):
+    for module in (appinfo, croninfo, datastore_index, dispatchinfo, queueinfo):
         cls = getattr(module, match.group(2), None)
         attributes = getattr(cls, "ATTRIBUTES", None)
         if attributes:

@@ -259,12 +259,12 @@ def _automatic_scaling(ctx: AppYamlContext, settings: yaml.Node | None) -> list[
     if settings is None or get(settings, "max_instances") is None:
         found.append(
             ctx.finding(
-                settings or ctx.app.key_line("runtime"),
+                ctx.app.key_line("automatic_scaling") or ctx.app.key_line("runtime"),
                 "warning",
                 "automatic scaling has no max_instances, so App Engine may start up to 20 "
                 "instances and bill for them.",
                 "Add 'automatic_scaling: {max_instances: N}' with the ceiling you can afford.",
-                "scaling",
+                "scaling-limit",
             )
         )
     low, high = get(settings, "min_instances"), get(settings, "max_instances")

@@ -143,7 +143,7 @@ def _dedupe(findings: list[Finding]) -> list[Finding]:
     kept = []
     for finding in dict.fromkeys(findings):
         duplicate = finding.rule == "gcloud-warning" and "max_instances" in finding.message
-        if duplicate and "scaling" in ours:
+        if duplicate and "scaling-limit" in ours:
             continue
         kept.append(finding)
     return kept

@@ -17,11 +17,14 @@ from werkzeug.exceptions import (
     BadRequest,
     Conflict,
     HTTPException,
+    NotFound,
     RequestEntityTooLarge,
     ServiceUnavailable,
     UnsupportedMediaType,
 )
 from werkzeug.http import parse_options_header
+
+from .storage_sniff import DECLARED_FAMILY, is_textual, looks_like_text, sniff
 
 KiB = 1024
 MiB = 1024 * KiB
@@ -29,9 +32,6 @@ GiB = 1024 * MiB
 
 #: App Engine refuses request bodies over 32 MiB before they reach the app.
 APP_ENGINE_REQUEST_LIMIT = 32 * MiB
-
-#: How many leading bytes are inspected to tell what a file really is.
-SNIFF_BYTES = 512
 
 OCTET_STREAM = "application/octet-stream"
 
@@ -55,6 +55,10 @@ class FileTypeRejected(UploadRejected, UnsupportedMediaType):
 
 class BadUpload(UploadRejected, BadRequest):
     """400: the upload is malformed, empty, incomplete, or its ticket is invalid."""
+
+
+class UploadNotFound(UploadRejected, NotFound):
+    """404: a direct upload was finalized before its object reached the bucket."""
 
 
 class UploadConflict(UploadRejected, Conflict):
@@ -151,8 +155,8 @@ class UploadPolicy:
     max_file_size: int = 10 * MiB
     max_request_size: int | None = APP_ENGINE_REQUEST_LIMIT
     max_files: int = 10
-    allowed_types: frozenset[str] | None = None
-    allowed_extensions: frozenset[str] | None = None
+    allowed_types: t.AbstractSet[str] | None = None
+    allowed_extensions: t.AbstractSet[str] | None = None
     prefix: str = "uploads/"
     checksum: Checksum = "crc32c"
     allow_empty: bool = False
@@ -218,7 +222,7 @@ class UploadPolicy:
         the type is not allowed.
         """
         shown = sanitize_filename(filename)
-        family = _DECLARED_FAMILY.get(declared)
+        family = DECLARED_FAMILY.get(declared)
         found = sniff(head)
         if family is not None:
             if found is None or found[0] != family:
@@ -236,14 +240,14 @@ class UploadPolicy:
                 )
             effective = found[1]
         else:
-            if _is_textual(declared) and not _looks_like_text(head):
+            if is_textual(declared) and not looks_like_text(head):
                 raise FileTypeRejected(
                     f"The file {shown!r} is declared as {declared!r} but contains binary "
                     "data. Upload a text file, or declare its real type."
                 )
             if declared == "image/svg+xml" and b"<svg" not in head.lower():
                 raise FileTypeRejected(
-                    f"The file {shown!r} is declared as an SVG image but has no <svg> element "
+                    f"The file {shown!r} is declared as {declared!r} but has no <svg> element "
                     "at its start."
                 )
             effective = declared
@@ -298,138 +302,3 @@ class StoredFile:
         """Rebuild a record from :meth:`to_dict` output (unknown keys are ignored)."""
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in names})
-
-
-# -- sniffing ------------------------------------------------------------------------------
-
-_ISO_BMFF_BRANDS = {
-    b"avif": "image/avif",
-    b"avis": "image/avif",
-    b"heic": "image/heic",
-    b"heix": "image/heic",
-    b"mif1": "image/heif",
-    b"msf1": "image/heif",
-    b"qt  ": "video/quicktime",
-    b"M4A ": "audio/mp4",
-}
-
-
-def _pe(head: bytes) -> bool:
-    # "MZ" alone is two letters a text file may start with; a real executable points
-    # at a "PE\0\0" header from offset 0x3c.
-    if not head.startswith(b"MZ") or len(head) < 0x40:
-        return False
-    offset = int.from_bytes(head[0x3C:0x40], "little")
-    return head[offset : offset + 4] == b"PE\0\0" if offset + 4 <= len(head) else True
-
-
-# (family, canonical type, test). Families group the types one container format covers.
-_SIGNATURES: tuple[tuple[str, str, t.Callable[[bytes], bool]], ...] = (
-    ("png", "image/png", lambda h: h.startswith(b"\x89PNG\r\n\x1a\n")),
-    ("jpeg", "image/jpeg", lambda h: h.startswith(b"\xff\xd8\xff")),
-    ("gif", "image/gif", lambda h: h[:6] in {b"GIF87a", b"GIF89a"}),
-    ("webp", "image/webp", lambda h: h[:4] == b"RIFF" and h[8:12] == b"WEBP"),
-    ("wav", "audio/wav", lambda h: h[:4] == b"RIFF" and h[8:12] == b"WAVE"),
-    ("avi", "video/x-msvideo", lambda h: h[:4] == b"RIFF" and h[8:12] == b"AVI "),
-    ("bmp", "image/bmp", lambda h: h[:2] == b"BM" and h[6:10] == b"\0\0\0\0"),
-    ("tiff", "image/tiff", lambda h: h[:4] in {b"II*\0", b"MM\0*"}),
-    ("isobmff", "video/mp4", lambda h: h[4:8] == b"ftyp"),
-    ("pdf", "application/pdf", lambda h: h.startswith(b"%PDF-")),
-    ("zip", "application/zip", lambda h: h[:4] in {b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08"}),
-    ("gzip", "application/gzip", lambda h: h.startswith(b"\x1f\x8b\x08")),
-    ("7z", "application/x-7z-compressed", lambda h: h.startswith(b"7z\xbc\xaf\x27\x1c")),
-    ("rar", "application/vnd.rar", lambda h: h.startswith(b"Rar!\x1a\x07")),
-    ("bzip2", "application/x-bzip2", lambda h: re.match(rb"BZh[1-9]1AY&SY", h) is not None),
-    ("mp3", "audio/mpeg", lambda h: h[:3] == b"ID3" or h[:2] in {b"\xff\xfb", b"\xff\xf3"}),
-    ("ogg", "audio/ogg", lambda h: h.startswith(b"OggS")),
-    ("flac", "audio/flac", lambda h: h.startswith(b"fLaC")),
-    ("matroska", "video/webm", lambda h: h.startswith(b"\x1a\x45\xdf\xa3")),
-    ("exe", "application/vnd.microsoft.portable-executable", _pe),
-    ("elf", "application/x-executable", lambda h: h.startswith(b"\x7fELF")),
-    ("wasm", "application/wasm", lambda h: h.startswith(b"\0asm")),
-    ("sqlite", "application/vnd.sqlite3", lambda h: h.startswith(b"SQLite format 3\0")),
-    ("woff", "font/woff", lambda h: h.startswith(b"wOFF")),
-    ("woff2", "font/woff2", lambda h: h.startswith(b"wOF2")),
-)
-
-# Declared types that must start with a known signature, and the family it must be.
-_DECLARED_FAMILY: dict[str, str] = {
-    **{canonical: family for family, canonical, _ in _SIGNATURES},
-    "image/jpg": "jpeg",
-    "image/pjpeg": "jpeg",
-    "image/x-png": "png",
-    "audio/wave": "wav",
-    "audio/x-wav": "wav",
-    "image/x-ms-bmp": "bmp",
-    "image/avif": "isobmff",
-    "image/heic": "isobmff",
-    "image/heif": "isobmff",
-    "video/quicktime": "isobmff",
-    "video/3gpp": "isobmff",
-    "video/x-m4v": "isobmff",
-    "audio/mp4": "isobmff",
-    "audio/x-m4a": "isobmff",
-    "application/x-zip-compressed": "zip",
-    "application/epub+zip": "zip",
-    "application/java-archive": "zip",
-    "application/x-gzip": "gzip",
-    "application/x-rar-compressed": "rar",
-    "audio/mp3": "mp3",
-    "audio/webm": "matroska",
-    "video/x-matroska": "matroska",
-    "application/x-msdownload": "exe",
-    "application/x-sqlite3": "sqlite",
-}
-for _zip_based in (
-    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    "application/vnd.openxmlformats-officedocument.presentationml.presentation",
-    "application/vnd.oasis.opendocument.text",
-    "application/vnd.oasis.opendocument.spreadsheet",
-    "application/vnd.oasis.opendocument.presentation",
-):
-    _DECLARED_FAMILY[_zip_based] = "zip"
-
-_TEXTUAL_APPLICATION = {
-    "application/json",
-    "application/xml",
-    "application/javascript",
-    "application/x-ndjson",
-    "application/csv",
-    "application/x-yaml",
-    "application/yaml",
-}
-
-
-def sniff(head: bytes) -> tuple[str, str] | None:
-    """``(family, type)`` of a known binary format the bytes start with, else ``None``."""
-    for family, canonical, test in _SIGNATURES:
-        if test(head):
-            if family == "isobmff":
-                return family, _ISO_BMFF_BRANDS.get(head[8:12], canonical)
-            return family, canonical
-    return None
-
-
-def _is_textual(mimetype: str) -> bool:
-    return (
-        mimetype.startswith("text/")
-        or mimetype in _TEXTUAL_APPLICATION
-        or mimetype.endswith(("+json", "+xml"))
-    )
-
-
-_CONTROL = frozenset(range(32)) - {8, 9, 10, 12, 13, 27}
-
-
-def _looks_like_text(head: bytes) -> bool:
-    """No NUL bytes, few control characters (UTF-16 with a BOM counts as text)."""
-    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return True
-    if b"\0" in head:
-        return False
-    if not head:
-        return True
-    # Bytes are not decoded: legacy 8-bit encodings (cp1252 CSV exports) are text too.
-    controls = sum(1 for byte in head if byte in _CONTROL)
-    return controls * 100 <= len(head)

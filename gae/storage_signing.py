@@ -145,7 +145,7 @@ class SignerResolver:
         if email is None:
             # Compute Engine / App Engine credentials learn their email on refresh.
             try:
-                credentials.refresh(request)
+                credentials.refresh(request)  # type: ignore[no-untyped-call]
             except (RefreshError, TransportError) as error:
                 raise SigningError(
                     "Cannot sign Cloud Storage URLs through IAM signBlob: the runtime "
@@ -210,11 +210,11 @@ def _iam_signing(request: Callable[..., t.Any], credentials: Credentials, email:
 
             def __init__(self, request: t.Any, credentials: Credentials, email: str) -> None:
                 self._email = email
-                self._signer = iam.Signer(request, credentials, email)
+                self._signer = iam.Signer(request, credentials, email)  # type: ignore[no-untyped-call]
 
             def sign_bytes(self, message: bytes) -> bytes:
                 try:
-                    return self._signer.sign(message)
+                    return t.cast(bytes, self._signer.sign(message))
                 except (TransportError, RefreshError) as error:
                     raise SigningError(
                         f"IAM signBlob refused to sign as {self._email} ({error}). "

@@ -15,44 +15,33 @@ every unfinished resumable session is cancelled before the error propagates.
 
 from __future__ import annotations
 
-import base64
-import contextlib
-import hashlib
-import logging
 import typing as t
 
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.formparser import FormDataParser
 
 from .storage_policy import (
-    SNIFF_BYTES,
     BadUpload,
     FileTooLarge,
-    StorageUnavailable,
     StoredFile,
-    UploadConflict,
     UploadPolicy,
     UploadRejected,
     describe_size,
     normalize_type,
     sanitize_filename,
 )
+from .storage_stream import UploadStream
 
 if t.TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable
 
     from werkzeug.datastructures import FileStorage, MultiDict
     from werkzeug.wrappers import Request as _RequestBase
 else:
     _RequestBase = object
 
-logger = logging.getLogger("gae.storage")
-
 #: WSGI environ key of the :class:`Receiver` that parses this request's body.
 RECEIVER_KEY = "gae.storage.receiver"
-
-#: Metadata key under which the sanitised original filename is stored on the object.
-FILENAME_METADATA = "original-filename"
 
 
 class UploadRequestMixin(_RequestBase):
@@ -235,280 +224,3 @@ class _CountingReader:
         if limit is not None and receiver.bytes_read > limit:
             raise receiver.request_too_large()
         return data
-
-
-class UploadStream:
-    """One file part on its way to Cloud Storage (what werkzeug writes the part into).
-
-    States: ``open`` while bytes arrive, then ``stored`` (see :meth:`record`), ``skipped``
-    (an empty file input: nothing was chosen), or ``aborted``.
-    """
-
-    def __init__(self, receiver: Receiver, filename: str | None, declared: str) -> None:
-        self.receiver = receiver
-        self.filename = filename
-        self.declared = declared
-        self.content_type = declared
-        self.field: str | None = None
-        self.size = 0
-        self.state = "open"
-        self._buffer = bytearray()
-        self._checked = False
-        self._writer: t.Any = None
-        self._blob: t.Any = None
-        self._hash: t.Any = _new_hash(receiver.policy.checksum)
-
-    # -- what werkzeug calls ---------------------------------------------------------------
-
-    def write(self, data: bytes) -> int:
-        if self.state != "open":
-            raise ValueError(f"This upload is {self.state}; it accepts no more data.")
-        if not data:
-            return 0
-        receiver = self.receiver
-        if self.size == 0 and not self.filename:
-            # A part without a filename (an empty file input) only counts as a file, and
-            # is only checked, once it has content.
-            receiver.count_file(self.filename)
-            receiver.policy.check_declared(self.filename, self.declared)
-        self.size += len(data)
-        if self.size > receiver.policy.max_file_size:
-            raise receiver.file_too_large(self.filename)
-        self._hash.update(data)
-        if self._writer is not None:
-            with storage_errors(self):
-                self._writer.write(data)
-            return len(data)
-        self._buffer += data
-        if not self._checked and len(self._buffer) >= SNIFF_BYTES:
-            self._check()
-        if len(self._buffer) >= receiver.chunk_size:
-            self._start_resumable()
-        return len(data)
-
-    def seek(self, offset: int, whence: int = 0) -> int:
-        # werkzeug rewinds a file part once it has written all of it: for this stream that
-        # is the end of the file, so the upload is finished here, while the rest of the
-        # form is still being read. (Parts werkzeug never rewinds are caught by
-        # Receiver.complete.)
-        if offset == 0 and whence == 0 and self.state == "open":
-            self.finish()
-        return 0
-
-    def tell(self) -> int:
-        return self.size
-
-    def read(self, size: int = -1) -> bytes:
-        raise OSError(
-            f"The file {sanitize_filename(self.filename)!r} was streamed to Cloud Storage "
-            f"({self.where()}) and is not kept by the app; use the StoredFile returned by "
-            "storage.receive() instead of reading request.files."
-        )
-
-    readline = read
-
-    def readable(self) -> bool:
-        return False
-
-    def writable(self) -> bool:
-        return self.state == "open"
-
-    def seekable(self) -> bool:
-        return True
-
-    def flush(self) -> None:
-        pass
-
-    def close(self) -> None:
-        # Request.close() closes every uploaded file; the object itself stays.
-        pass
-
-    @property
-    def closed(self) -> bool:
-        return self.state != "open"
-
-    # -- the upload ------------------------------------------------------------------------
-
-    def _check(self) -> None:
-        head = bytes(self._buffer[:SNIFF_BYTES])
-        self.content_type = self.receiver.policy.check_content(self.filename, self.declared, head)
-        self._checked = True
-
-    def _new_blob(self) -> t.Any:
-        receiver = self.receiver
-        blob = receiver.bucket.blob(receiver.object_namer(receiver.policy))
-        blob.metadata = {FILENAME_METADATA: sanitize_filename(self.filename)}
-        self._blob = blob
-        return blob
-
-    def _start_resumable(self) -> None:
-        blob = self._new_blob()
-        with storage_errors(self):
-            # if_generation_match=0: create only, never replace an existing object.
-            writer = blob.open(
-                "wb",
-                chunk_size=self.receiver.chunk_size,
-                ignore_flush=True,
-                content_type=self.content_type,
-                if_generation_match=0,
-                checksum=None,
-            )
-            self._writer = writer
-            data, self._buffer = bytes(self._buffer), bytearray()
-            writer.write(data)
-
-    def finish(self) -> None:
-        """Send what is left, check Cloud Storage's account of it, make the record."""
-        policy = self.receiver.policy
-        if self._writer is None:
-            if self.size == 0:
-                if not self.filename:
-                    self.state = "skipped"
-                    return
-                if not policy.allow_empty:
-                    raise BadUpload(
-                        f"The file {sanitize_filename(self.filename)!r} is empty; choose "
-                        "a file with content."
-                    )
-            if not self._checked:
-                self._check()
-            blob = self._new_blob()
-            with storage_errors(self):
-                data, self._buffer = bytes(self._buffer), bytearray()
-                blob.upload_from_string(
-                    data, content_type=self.content_type, if_generation_match=0, checksum=None
-                )
-        else:
-            blob = self._blob
-            with storage_errors(self):
-                self._writer.close()
-                blob.reload()
-        self.state = "stored"
-        self._verify(blob)
-
-    def _verify(self, blob: t.Any) -> None:
-        algorithm = self.receiver.policy.checksum
-        reported = blob.crc32c if algorithm == "crc32c" else blob.md5_hash
-        expected = base64.b64encode(self._hash.digest()).decode()
-        if blob.size == self.size and reported == expected:
-            return
-        self.abort()
-        raise StorageUnavailable(
-            f"Cloud Storage reported {blob.size} bytes with {algorithm} {reported!r} for "
-            f"{sanitize_filename(self.filename)!r}, but the app sent {self.size} bytes with "
-            f"{algorithm} {expected!r}. The object was deleted; upload the file again."
-        )
-
-    def record(self) -> StoredFile:
-        """The :class:`StoredFile` of a stored upload."""
-        blob = self._blob
-        policy = self.receiver.policy
-        return StoredFile(
-            bucket=blob.bucket.name,
-            name=blob.name,
-            size=self.size,
-            content_type=self.content_type,
-            checksum_algorithm=policy.checksum,
-            checksum=base64.b64encode(self._hash.digest()).decode(),
-            original_filename=sanitize_filename(self.filename),
-            generation=blob.generation,
-            field=self.field,
-        )
-
-    def abort(self) -> None:
-        """Cancel the resumable session or delete the stored object (never raises)."""
-        state, self.state = self.state, "aborted"
-        self._buffer = bytearray()
-        writer, self._writer = self._writer, None
-        try:
-            if state == "stored":
-                delete_quietly(self._blob)
-            elif writer is not None:
-                # Cancels the resumable session (DELETE on its URI) so no object appears.
-                writer.terminate()
-        except Exception:
-            logger.warning("Could not clean up upload %s", self.where(), exc_info=True)
-
-    def where(self) -> str:
-        blob = self._blob
-        return f"gs://{blob.bucket.name}/{blob.name}" if blob is not None else "not started"
-
-
-def _new_hash(algorithm: str) -> t.Any:
-    if algorithm == "md5":
-        return hashlib.md5(usedforsecurity=False)
-    import google_crc32c  # type: ignore[import-untyped, unused-ignore]
-
-    return google_crc32c.Checksum()
-
-
-def delete_quietly(blob: t.Any) -> None:
-    """Delete exactly the generation this app wrote; fine if it is already gone."""
-    from google.api_core.exceptions import NotFound, PreconditionFailed
-
-    try:
-        blob.delete(if_generation_match=blob.generation)
-    except (NotFound, PreconditionFailed):
-        pass
-
-
-def status_of(error: BaseException) -> int | None:
-    """The HTTP status behind a google-cloud-storage error, if there is one."""
-    code = getattr(error, "code", None)
-    if isinstance(code, int):
-        return code
-    response = getattr(error, "response", None)
-    status = getattr(response, "status_code", None)
-    return status if isinstance(status, int) else None
-
-
-@contextlib.contextmanager
-def storage_errors(stream: UploadStream) -> Iterator[None]:
-    """Turn Cloud Storage failures during an upload into clear HTTP errors."""
-    try:
-        yield
-    except UploadRejected:
-        raise
-    except Exception as error:
-        if not _is_storage_error(error):
-            raise
-        raise _storage_failure(stream, error) from error
-
-
-def _storage_failure(stream: UploadStream, error: Exception) -> Exception:
-    bucket = stream.receiver.bucket.name
-    status = status_of(error)
-    name = sanitize_filename(stream.filename)
-    if status in {409, 412}:
-        return UploadConflict(
-            f"An object named {stream.where()!r} already exists, so {name!r} was not "
-            "stored (nothing was overwritten). Send the upload again; it gets a new name."
-        )
-    if status == 404:
-        return StorageUnavailable(
-            f"The bucket {bucket!r} does not exist or the app cannot see it. Create it, "
-            "or set GCS_BUCKET to an existing bucket."
-        )
-    if status in {401, 403}:
-        return StorageUnavailable(
-            f"The app may not write to bucket {bucket!r} (HTTP {status}). Grant its "
-            "service account roles/storage.objectCreator and roles/storage.objectViewer "
-            "on the bucket."
-        )
-    return StorageUnavailable(
-        f"Cloud Storage failed while storing {name!r} ({type(error).__name__}: "
-        f"{error}). Nothing from this upload was kept; try again."
-    )
-
-
-def _is_storage_error(error: BaseException) -> bool:
-    from google.api_core.exceptions import GoogleAPIError
-    from google.auth.exceptions import TransportError
-    from google.cloud.storage.exceptions import (  # type: ignore[import-untyped, unused-ignore]
-        DataCorruption,
-        InvalidResponse,
-    )
-    from requests import RequestException
-
-    kinds = (GoogleAPIError, TransportError, InvalidResponse, DataCorruption, RequestException)
-    return isinstance(error, kinds)

@@ -8,13 +8,13 @@ serves and ``make run`` runs.
 
 from __future__ import annotations
 
-import os
 import typing as t
 
 from markupsafe import Markup, escape
 
 import gae
 from framework import Flask
+from gae.secret_manager import load_secret_key
 
 from . import errors
 from .security import check_csrf, csrf_token, load_user
@@ -41,7 +41,8 @@ def create_app(config: dict[str, t.Any] | None = None) -> Flask:
     """Build the noticeboard app; ``config`` overrides settings (tests)."""
     app = Flask(__name__)
     settings = gae.get_settings()
-    secret = os.environ.get("SECRET_KEY")
+    # The environment, else (on App Engine) Secret Manager's "secret-key".
+    secret = load_secret_key()
     if secret is None and not settings.on_app_engine:
         secret = DEV_SECRET  # local runs only: gae.wrap refuses to start without a real one
     app.config.update(

@@ -1,0 +1,174 @@
+"""Cloud Storage for user files: through the app up to 32 MiB, straight to the bucket above.
+
+::
+
+    from gae.storage import Storage, UploadPolicy
+
+    storage = Storage(app, policy=UploadPolicy(allowed_types={"image/*"}))
+
+    @app.post("/photos")
+    def upload():
+        photo = storage.receive()[0]          # streamed into the bucket while read
+        Photo(title=request.form["title"], **photo.to_dict()).put()
+        return {"id": photo.name}, 201
+
+:meth:`Storage.receive` streams the request's file parts into Cloud Storage (memory stays
+at one chunk whatever the size), enforces the :class:`UploadPolicy` as bytes arrive,
+names objects ``prefix + UUID``, verifies size and checksum against what Cloud Storage
+reports, and returns :class:`StoredFile` records. A rejected, truncated or failed upload,
+or a request that ends with an error response, leaves no object behind.
+
+For files over App Engine's 32 MiB request limit the browser uploads straight to the bucket
+(:meth:`Storage.signed_upload_url`, :meth:`Storage.signed_upload_form`,
+:meth:`Storage.resumable_upload`) and the app then checks and records the object with
+:meth:`Storage.finalize`. :meth:`Storage.download_url` and :meth:`Storage.send` serve
+private objects. See ``docs/storage.md`` for the guide, IAM roles and bucket CORS.
+
+``google.cloud.storage`` is imported on first use; the client is created lazily, once per
+process (:func:`get_client`), with anonymous credentials when ``STORAGE_EMULATOR_HOST`` is
+set, and can be replaced with ``Storage(client=...)`` or :func:`set_client_factory`.
+"""
+
+from __future__ import annotations
+
+import typing as t
+
+from framework import request
+
+from .storage_client import DEFAULT_DIRECT_POLICY, get_client, set_client_factory
+from .storage_direct import DirectUploads
+from .storage_downloads import Downloads
+from .storage_policy import (
+    APP_ENGINE_REQUEST_LIMIT,
+    BadUpload,
+    FileTooLarge,
+    FileTypeRejected,
+    GiB,
+    KiB,
+    MiB,
+    StorageUnavailable,
+    StoredFile,
+    UploadConflict,
+    UploadNotFound,
+    UploadPolicy,
+    UploadRejected,
+)
+from .storage_signing import DirectUpload, SigningError
+from .storage_uploads import RECEIVER_KEY, Receiver, UploadRequestMixin
+
+if t.TYPE_CHECKING:
+    from framework import Flask, Response
+
+__all__ = [
+    "APP_ENGINE_REQUEST_LIMIT",
+    "DEFAULT_DIRECT_POLICY",
+    "BadUpload",
+    "DirectUpload",
+    "FileTooLarge",
+    "FileTypeRejected",
+    "GiB",
+    "KiB",
+    "MiB",
+    "SigningError",
+    "Storage",
+    "StorageUnavailable",
+    "StoredFile",
+    "UploadConflict",
+    "UploadNotFound",
+    "UploadPolicy",
+    "UploadRejected",
+    "get_client",
+    "set_client_factory",
+]
+
+
+class Storage(DirectUploads, Downloads):
+    """Cloud Storage uploads and downloads for an app: ``Storage(app)`` or ``init_app``.
+
+    Everything is optional. ``bucket`` (else ``GCS_BUCKET`` from the app config or the
+    environment, else ``<project>.appspot.com``); ``client`` or ``client_factory`` (else
+    :func:`get_client`); ``policy`` for uploads through the app and ``direct_policy`` for
+    uploads straight to the bucket; ``object_namer(policy) -> name``. Signing (see
+    :mod:`gae.storage_signing`): ``signing_credentials`` (a service-account key), or IAM
+    signBlob as ``service_account_email`` with ``iam_credentials`` and ``iam_request``.
+
+    App config: ``GCS_BUCKET``, ``GCS_UPLOAD_CHUNK_SIZE`` (bytes, a multiple of 256 KiB,
+    default 16 MiB), ``GCS_SIGNING_KEY_FILE``, ``GCS_SIGNING_SERVICE_ACCOUNT``,
+    ``GCS_SIGNED_URL_EXPIRES`` (seconds, default 900), ``GCS_SIGNED_URL_ENDPOINT``,
+    ``GCS_UPLOAD_TICKET_MAX_AGE`` (seconds, default one day).
+    """
+
+    def init_app(self, app: Flask) -> None:
+        """Register with ``app``: its request class learns to stream uploads."""
+        super().init_app(app)
+        app.extensions["gae.storage"] = self
+        if not issubclass(app.request_class, UploadRequestMixin):
+            app.request_class = type(
+                f"Upload{app.request_class.__name__}",
+                (UploadRequestMixin, app.request_class),
+                {"__module__": app.request_class.__module__},
+            )
+        app.after_request(self._after_request)
+        app.teardown_request(self._teardown_request)
+
+    def receive(self, policy: UploadPolicy | None = None) -> list[StoredFile]:
+        """Stream this request's files into Cloud Storage; their records, in form order.
+
+        Call it before touching ``request.form`` or ``request.files`` (the body is read
+        once); afterwards ``request.form`` holds the text fields. Raises a 4xx
+        :class:`UploadRejected` (413, 415, 400, 409) with a message when the upload breaks
+        the policy; in every failure case nothing is kept.
+        """
+        policy = policy or self.policy
+        environ = request.environ
+        previous = environ.get(RECEIVER_KEY)
+        if isinstance(previous, Receiver):
+            return previous.records()
+        if not isinstance(request, UploadRequestMixin):
+            raise RuntimeError(
+                "storage.receive() needs the app's request class to come from "
+                "Storage.init_app(app); it was replaced afterwards. Call init_app after "
+                "changing app.request_class."
+            )
+        if request.mimetype != "multipart/form-data":
+            raise FileTypeRejected(
+                f"Files must be sent as multipart/form-data (a form with "
+                f'enctype="multipart/form-data"), not {request.mimetype or "no body"!r}.'
+            )
+        receiver = Receiver(
+            bucket=self.bucket(),
+            policy=policy,
+            chunk_size=self.chunk_size,
+            object_namer=self.object_namer,
+        )
+        length = request.content_length
+        limit = policy.max_request_size
+        if limit is not None:
+            if length is not None and length > limit:
+                # Refused before a byte of the body is read.
+                raise receiver.request_too_large()
+            request.max_content_length = limit
+        environ[RECEIVER_KEY] = receiver
+        request.files  # noqa: B018 (parses the body into Cloud Storage)
+        if not receiver.parser_made:
+            raise RuntimeError(
+                "The request body was read before storage.receive() (request.form, "
+                "request.files, request.get_data() or request.stream was used first), so "
+                "the files are gone. Call storage.receive() before reading the form."
+            )
+        return receiver.records()
+
+    def _after_request(self, response: Response) -> Response:
+        if response.status_code >= 400:
+            self._discard()
+        return response
+
+    def _teardown_request(self, error: BaseException | None) -> None:
+        if error is not None:
+            self._discard()
+
+    def _discard(self) -> None:
+        # The request failed after its files were stored: they belong to nothing.
+        receiver = request.environ.get(RECEIVER_KEY)
+        if isinstance(receiver, Receiver):
+            receiver.abort()
