@@ -8,8 +8,11 @@ and knows the URL rule, endpoint and blueprint it was routed to.
 from __future__ import annotations
 
 import typing as t
+from urllib.parse import parse_qsl
 
+import werkzeug.urls  # noqa: F401  (registers the "werkzeug.url_quote" codec error handler)
 from werkzeug.exceptions import BadRequest, HTTPException
+from werkzeug.utils import cached_property
 from werkzeug.wrappers import Request as _WerkzeugRequest
 from werkzeug.wrappers import Response as _WerkzeugResponse
 
@@ -18,7 +21,7 @@ from .globals import _cv_app
 
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
-    from werkzeug.datastructures import Headers
+    from werkzeug.datastructures import Headers, MultiDict
     from werkzeug.routing import Rule
 
 _REWRITTEN_HEADERS = frozenset({"location", "content-location"})
@@ -101,6 +104,39 @@ class Request(_WerkzeugRequest):
     @max_form_parts.setter
     def max_form_parts(self, value: int | None) -> None:
         self._max_form_parts = value
+
+    # Clients should percent-encode bytes outside ASCII in the query string, but a server
+    # passes raw ones through (as latin-1, PEP 3333); werkzeug decodes them as strict
+    # UTF-8 and fails with a 500. Here they are read as UTF-8 where valid and otherwise
+    # kept percent-encoded, as werkzeug already does for invalid percent-escapes.
+
+    def _query_text(self) -> str:
+        return self.query_string.decode("utf-8", "werkzeug.url_quote")
+
+    @cached_property
+    def args(self) -> MultiDict[str, str]:
+        """The parsed query string arguments (raw non-UTF-8 bytes stay percent-encoded)."""
+        return self.parameter_storage_class(
+            parse_qsl(self._query_text(), keep_blank_values=True, errors="werkzeug.url_quote")
+        )
+
+    @cached_property
+    def full_path(self) -> str:
+        """The path and query string (raw non-UTF-8 bytes stay percent-encoded)."""
+        return f"{self.path}?{self._query_text()}"
+
+    def _load_form_data(self) -> None:
+        # A multipart part without a name (no Content-Disposition name parameter) is kept
+        # by werkzeug under the key None, which breaks views that iterate over the form
+        # or serialize it. No HTML form can address such a part: drop it.
+        super()._load_form_data()
+        d = self.__dict__
+        for key in ("form", "files"):
+            data = d.get(key)
+            if data is not None and None in data:
+                d[key] = type(data)(
+                    (k, v) for k, v in data.items(multi=True) if k is not None
+                )
 
     @property
     def endpoint(self) -> str | None:

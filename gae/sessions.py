@@ -261,7 +261,17 @@ class DatastoreSessionInterface(SessionInterface):
 
     def refresh_needed(self, app: Flask, request: Request) -> bool:
         """Whether an untouched session's expiry is due a push (cookie older than the
-        refresh interval); decided from the signed cookie alone."""
+        refresh interval); decided from the cookie alone.
+
+        The issue time is read without checking the signature first: a forged recent time
+        only skips a refresh nobody needed, and an old one leads to the full check.
+        """
+        value = request.cookies.get(self.get_cookie_name(app))
+        if not value:
+            return False
+        issued = _issued_at(value)
+        if issued is not None and time.time() - issued < self.refresh_interval(app):
+            return False
         verified = self._verified_sid(app, request)
         if verified is None:
             return False
@@ -362,6 +372,19 @@ class DatastoreSessionInterface(SessionInterface):
             httponly=self.get_cookie_httponly(app),
         )
         response.vary.add("Cookie")
+
+
+def _issued_at(cookie: str) -> float | None:
+    """The timestamp part of ``sid.timestamp.signature`` (itsdangerous' base64 integer)."""
+    parts = cookie.rsplit(".", 2)
+    if len(parts) != 3:
+        return None
+    from itsdangerous.encoding import base64_decode, bytes_to_int
+
+    try:
+        return float(bytes_to_int(base64_decode(parts[1])))
+    except Exception:  # malformed: let the signature check decide
+        return None
 
 
 def _new_sid() -> str:

@@ -54,10 +54,12 @@ from .storage_policy import (
     UploadRejected,
 )
 from .storage_signing import DirectUpload, SigningError
-from .storage_uploads import RECEIVER_KEY, Receiver, UploadRequestMixin
+from .storage_uploads import POLICY_ATTRIBUTE, RECEIVER_KEY, Receiver, UploadRequestMixin
 
 if t.TYPE_CHECKING:
     from framework import Flask, Response
+
+V = t.TypeVar("V", bound=t.Callable[..., t.Any])
 
 __all__ = [
     "APP_ENGINE_REQUEST_LIMIT",
@@ -114,61 +116,81 @@ class Storage(DirectUploads, Downloads):
     def receive(self, policy: UploadPolicy | None = None) -> list[StoredFile]:
         """Stream this request's files into Cloud Storage; their records, in form order.
 
-        Call it before touching ``request.form`` or ``request.files`` (the body is read
-        once); afterwards ``request.form`` holds the text fields. Raises a 4xx
-        :class:`UploadRejected` (413, 415, 400, 409) with a message when the upload breaks
-        the policy; in every failure case nothing is kept.
+        Call it before anything reads ``request.form`` or ``request.files`` (the body is
+        read once), or mark the view with :meth:`accepts_uploads`; afterwards
+        ``request.form`` holds the text fields. Raises a 4xx :class:`UploadRejected`
+        (413, 415, 400, 409) with a message when the upload breaks the policy; in every
+        failure case nothing is kept.
         """
-        policy = policy or self.policy
-        environ = request.environ
-        previous = environ.get(RECEIVER_KEY)
-        if isinstance(previous, Receiver):
-            return previous.records()
-        if not isinstance(request, UploadRequestMixin):
+        receiver = request.environ.get(RECEIVER_KEY)
+        if not isinstance(receiver, Receiver):
+            if not isinstance(request, UploadRequestMixin):
+                raise RuntimeError(
+                    "storage.receive() needs the app's request class to come from "
+                    "Storage.init_app(app); it was replaced afterwards. Call init_app after "
+                    "changing app.request_class."
+                )
+            mimetype = request.mimetype
+            if mimetype != "multipart/form-data":
+                shown = repr(mimetype) if mimetype else "a request without a body"
+                raise FileTypeRejected(
+                    "Files must be sent as multipart/form-data (a form with "
+                    f'enctype="multipart/form-data"), not {shown}.'
+                )
+            receiver = self.begin(policy or self.policy)
+        request.files  # noqa: B018 (parses the body into Cloud Storage, once)
+        if not receiver.parser_made:
             raise RuntimeError(
-                "storage.receive() needs the app's request class to come from "
-                "Storage.init_app(app); it was replaced afterwards. Call init_app after "
-                "changing app.request_class."
+                "The request body was read before storage.receive() (request.form, "
+                "request.files, request.get_data() or request.stream was used first, e.g. "
+                "by a CSRF check), so the files are gone. Mark the view with "
+                "@storage.accepts_uploads(), which streams the files whoever reads the form "
+                "first, or call storage.receive() before reading the form."
             )
-        if request.mimetype != "multipart/form-data":
-            raise FileTypeRejected(
-                f"Files must be sent as multipart/form-data (a form with "
-                f'enctype="multipart/form-data"), not {request.mimetype or "no body"!r}.'
-            )
+        receiver.claimed = True
+        return receiver.records()
+
+    def accepts_uploads(self, policy: UploadPolicy | None = None) -> t.Callable[[V], V]:
+        """Mark a view whose files go to Cloud Storage as soon as anything reads the form.
+
+        With it, a ``before_request`` hook (a CSRF check, say) may read ``request.form``
+        first; the files are streamed then, under ``policy`` (default :attr:`policy`), and
+        :meth:`receive` in the view returns their records.
+        """
+
+        def mark(view: V) -> V:
+            setattr(view, POLICY_ATTRIBUTE, policy or self.policy)
+            return view
+
+        return mark
+
+    def begin(self, policy: UploadPolicy) -> Receiver:
+        """Set this request up to stream its files under ``policy`` (before the body is read)."""
         receiver = Receiver(
             bucket=self.bucket(),
             policy=policy,
             chunk_size=self.chunk_size,
             object_namer=self.object_namer,
         )
-        length = request.content_length
         limit = policy.max_request_size
         if limit is not None:
+            length = request.content_length
             if length is not None and length > limit:
                 # Refused before a byte of the body is read.
-                raise receiver.request_too_large()
+                raise receiver.request_too_large(limit)
             request.max_content_length = limit
-        environ[RECEIVER_KEY] = receiver
-        request.files  # noqa: B018 (parses the body into Cloud Storage)
-        if not receiver.parser_made:
-            raise RuntimeError(
-                "The request body was read before storage.receive() (request.form, "
-                "request.files, request.get_data() or request.stream was used first), so "
-                "the files are gone. Call storage.receive() before reading the form."
-            )
-        return receiver.records()
+        request.environ[RECEIVER_KEY] = receiver
+        return receiver
 
     def _after_request(self, response: Response) -> Response:
-        if response.status_code >= 400:
-            self._discard()
+        receiver = request.environ.get(RECEIVER_KEY)
+        # Files of a failed request, or that no view took from receive(), belong to
+        # nothing: they go.
+        if isinstance(receiver, Receiver) and (response.status_code >= 400 or not receiver.claimed):
+            receiver.abort()
         return response
 
     def _teardown_request(self, error: BaseException | None) -> None:
-        if error is not None:
-            self._discard()
-
-    def _discard(self) -> None:
-        # The request failed after its files were stored: they belong to nothing.
         receiver = request.environ.get(RECEIVER_KEY)
-        if isinstance(receiver, Receiver):
+        if error is not None and isinstance(receiver, Receiver):
             receiver.abort()

@@ -60,13 +60,16 @@ class ResumableUploadError(Exception):
 class ResumableUpload:
     """Write the object's bytes in order with :meth:`write`, then :meth:`finish`.
 
-    ``first`` (at most ``chunk_size`` bytes) becomes the buffer as it is, not copied.
+    ``first`` (at most ``chunk_size`` bytes, all of them data) becomes the buffer as it is,
+    not copied. The buffer is filled in place and never shrinks, so it is allocated once.
     """
 
     def __init__(self, url: str, chunk_size: int, first: bytearray | None = None) -> None:
         self.url = url
         self.chunk_size = chunk_size
         self._buffer = first if first is not None else bytearray()
+        #: How many bytes at the start of ``_buffer`` are data still to send.
+        self._filled = len(self._buffer)
         #: Bytes the service has persisted (the offset of ``_buffer[0]``).
         self.persisted = 0
 
@@ -77,11 +80,14 @@ class ResumableUpload:
         while view:
             # A full buffer is only sent once more data follows, so the last chunk of
             # the file always travels as the final request (one round trip fewer).
-            if len(self._buffer) >= chunk:
+            if self._filled >= chunk:
                 self._send(final=False)
-            room = chunk - len(self._buffer)
-            self._buffer += view[:room]
-            view = view[room:]
+            piece = view[: chunk - self._filled]
+            end = self._filled + len(piece)
+            # In place while the buffer is full-sized; grows it (once) while it is not.
+            self._buffer[self._filled : end] = piece
+            self._filled = end
+            view = view[len(piece) :]
 
     def finish(self) -> dict[str, t.Any]:
         """Send the rest and finalize; the object resource Cloud Storage returns."""
@@ -93,12 +99,13 @@ class ResumableUpload:
     def cancel(self) -> None:
         """Abandon the session so no object appears (``DELETE`` on its URI; never raises)."""
         self._buffer = bytearray()
+        self._filled = 0
         # Best effort: an abandoned session holds no object and expires within a week.
         with contextlib.suppress(Exception):
             _session().delete(self.url, timeout=TIMEOUT)
 
     def _send(self, *, final: bool) -> dict[str, t.Any] | None:
-        """One ``PUT`` of the buffer (retried); the object when the upload is complete."""
+        """One ``PUT`` of the buffered bytes (retried); the object once the upload is done."""
         import requests
 
         response: requests.Response | None = None
@@ -110,14 +117,14 @@ class ResumableUpload:
                 if response is not None and response.status_code in {200, 201}:
                     break
             start = self.persisted
-            filled = len(self._buffer)
+            filled = self._filled
             end = start + filled
             if final:
                 span = f"bytes {start}-{end - 1}/{end}" if filled else f"bytes */{end}"
             else:
                 span = f"bytes {start}-{end - 1}/*"
-            # A memoryview goes to the socket as it is (urllib3 sends buffer objects with
-            # sendall); it must be released before the bytearray may grow again.
+            # The memoryview goes to the socket as it is (urllib3 hands buffer objects to
+            # sendall); it is released before the buffer is written to again.
             with memoryview(self._buffer) as whole, whole[:filled] as body:
                 try:
                     response = _session().put(
@@ -134,8 +141,9 @@ class ResumableUpload:
                 break
         assert response is not None
         if response.status_code in {200, 201}:
-            self.persisted += len(self._buffer)
+            self.persisted += self._filled
             self._buffer = bytearray()
+            self._filled = 0
             return t.cast(dict[str, t.Any], json.loads(response.content or b"{}"))
         if response.status_code != 308:
             raise _refused(response)
@@ -144,16 +152,20 @@ class ResumableUpload:
 
     def _advance(self, persisted: int) -> None:
         """The service holds ``persisted`` bytes: drop them from the buffer, keep the rest."""
-        start, end = self.persisted, self.persisted + len(self._buffer)
+        start, end = self.persisted, self.persisted + self._filled
         if not start <= persisted <= end:
             raise ResumableUploadError(
                 f"The upload session reported {persisted} bytes persisted, outside the "
                 f"{start}-{end} sent so far.",
                 None,
             )
-        # Unpersisted bytes stay, to go again with the next chunk (deleting from the front
-        # of a bytearray moves no memory).
-        del self._buffer[: persisted - start]
+        done = persisted - start
+        kept = self._filled - done
+        if done and kept:
+            # Rare: the service kept only part of the chunk. The rest moves to the front,
+            # to go again with the next chunk.
+            self._buffer[:kept] = self._buffer[done : self._filled]
+        self._filled = kept
         self.persisted = persisted
 
     def _query(self) -> requests.Response | None:

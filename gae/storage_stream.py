@@ -190,11 +190,7 @@ class UploadStream:
                 stored = self._session.finish()
                 self._session = None
             else:
-                blob = self._new_blob()
-                data, self._buffer = bytes(self._buffer), bytearray()
-                blob.upload_from_string(
-                    data, content_type=self.content_type, if_generation_match=0, checksum=None
-                )
+                blob = self._upload_in_one_request()
                 stored = {
                     "size": blob.size,
                     "crc32c": blob.crc32c,
@@ -205,14 +201,41 @@ class UploadStream:
         self.generation = int(stored["generation"]) if stored.get("generation") else None
         self._verify(stored)
 
+    def _upload_in_one_request(self) -> t.Any:
+        from google.api_core.exceptions import PreconditionFailed
+
+        blob = self._new_blob()
+        data, self._buffer = bytes(self._buffer), bytearray()
+        try:
+            blob.upload_from_string(
+                data, content_type=self.content_type, if_generation_match=0, checksum=None
+            )
+        except PreconditionFailed:
+            # The library retries a request that timed out; if the first attempt did store
+            # the object, the retry finds it "already there". Ours if size and checksum match.
+            existing = blob.bucket.get_blob(blob.name)
+            if existing is None or not self._same_content(existing.size, self._reported(existing)):
+                raise
+            blob = existing
+            self._blob = existing
+        return blob
+
+    def _reported(self, blob: t.Any) -> str | None:
+        value = blob.crc32c if self.receiver.policy.checksum == "crc32c" else blob.md5_hash
+        return t.cast("str | None", value)
+
+    def _same_content(self, size: t.Any, reported: str | None) -> bool:
+        expected = base64.b64encode(self._hash.digest()).decode()
+        return size is not None and int(size) == self.size and reported == expected
+
     def _verify(self, stored: t.Mapping[str, t.Any]) -> None:
         """Cloud Storage's size and checksum must be those of the bytes the app sent."""
         algorithm = self.receiver.policy.checksum
         reported = stored.get("crc32c" if algorithm == "crc32c" else "md5Hash")
-        size = int(stored.get("size", -1))
-        expected = base64.b64encode(self._hash.digest()).decode()
-        if size == self.size and reported == expected:
+        size = stored.get("size")
+        if self._same_content(size, reported):
             return
+        expected = base64.b64encode(self._hash.digest()).decode()
         self.abort()
         raise StorageUnavailable(
             f"Cloud Storage reported {size} bytes with {algorithm} {reported!r} for "

@@ -43,19 +43,40 @@ else:
 #: WSGI environ key of the :class:`Receiver` that parses this request's body.
 RECEIVER_KEY = "gae.storage.receiver"
 
+#: Attribute ``Storage.accepts_uploads`` sets on a view: the policy for its uploads.
+POLICY_ATTRIBUTE = "gae_storage_policy"
+
 
 class UploadRequestMixin(_RequestBase):
     """Lets :mod:`gae.storage` receive this request's files (added by ``Storage(app)``).
 
-    Only requests for which :meth:`gae.storage.Storage.receive` was called are affected;
-    every other request parses its form exactly as before.
+    Only requests for which :meth:`gae.storage.Storage.receive` was called, or whose view
+    is marked with ``accepts_uploads``, are affected; every other request parses its form
+    exactly as before.
     """
 
     def make_form_data_parser(self) -> FormDataParser:
         receiver = self.environ.get(RECEIVER_KEY)
+        if receiver is None:
+            receiver = _begin_for_marked_view(self)
         if isinstance(receiver, Receiver) and not receiver.parser_made:
             return receiver.make_parser(self)
         return super().make_form_data_parser()
+
+
+def _begin_for_marked_view(request: _RequestBase) -> Receiver | None:
+    """The receiver for a view marked with ``accepts_uploads``, whoever parses the form."""
+    from framework import current_app, has_app_context
+
+    rule = getattr(request, "url_rule", None)
+    if rule is None or not has_app_context() or request.mimetype != "multipart/form-data":
+        return None
+    view = current_app.view_functions.get(rule.endpoint)
+    policy = getattr(view, POLICY_ATTRIBUTE, None)
+    storage = current_app.extensions.get("gae.storage")
+    if not isinstance(policy, UploadPolicy) or storage is None:
+        return None
+    return t.cast(Receiver, storage.begin(policy))
 
 
 class Receiver:
@@ -77,6 +98,8 @@ class Receiver:
         self.files_seen = 0
         self.parser_made = False
         self.bytes_read = 0
+        #: Whether ``Storage.receive()`` handed the records to the view.
+        self.claimed = False
 
     def make_parser(self, request: _RequestBase) -> FormDataParser:
         """The form parser for ``request``, with this receiver as its stream factory."""
@@ -128,8 +151,7 @@ class Receiver:
             f"{describe_size(limit)} per file. Upload a smaller file."
         )
 
-    def request_too_large(self) -> FileTooLarge:
-        limit = self.policy.max_request_size or 0
+    def request_too_large(self, limit: int) -> FileTooLarge:
         return FileTooLarge(
             f"The request body is larger than the limit of {describe_size(limit)} for this "
             "upload. Send fewer or smaller files; files over 32 MiB must go straight to "
@@ -187,9 +209,10 @@ class UploadFormDataParser(FormDataParser):
         except RequestEntityTooLarge as error:
             # werkzeug's own limits, with its generic message: say which one it was.
             receiver.abort()
-            limit = receiver.policy.max_request_size
+            # The policy's limit, or the app's MAX_CONTENT_LENGTH when the policy has none.
+            limit = receiver.policy.max_request_size or self.max_content_length
             if limit is not None and receiver.bytes_read >= limit:
-                raise receiver.request_too_large() from error
+                raise receiver.request_too_large(limit) from error
             raise FileTooLarge(
                 "A text field of this form is larger than MAX_FORM_MEMORY_SIZE "
                 f"({self.max_form_memory_size} bytes) or the form has more than "
@@ -222,5 +245,5 @@ class _CountingReader:
         receiver.bytes_read += len(data)
         limit = receiver.policy.max_request_size
         if limit is not None and receiver.bytes_read > limit:
-            raise receiver.request_too_large()
+            raise receiver.request_too_large(limit)
         return data

@@ -129,8 +129,19 @@ class DefaultJSONProvider(JSONProvider):
         return json.dumps(obj, **kwargs)
 
     def loads(self, s: str | bytes, **kwargs: t.Any) -> t.Any:
-        """Deserialize with :func:`json.loads`."""
-        return json.loads(s, **kwargs)
+        """Deserialize with :func:`json.loads`.
+
+        A document nested too deeply for the decoder raises :exc:`ValueError`, like any
+        other undecodable input (:func:`json.loads` raises :exc:`RecursionError`, which
+        ``request.get_json`` would turn into a 500 instead of a 400).
+        """
+        try:
+            return json.loads(s, **kwargs)
+        except RecursionError:
+            raise ValueError(
+                "The JSON document is nested too deeply to decode; send fewer levels of "
+                "nested arrays and objects."
+            ) from None
 
     def response(self, *args: t.Any, **kwargs: t.Any) -> Response:
         """Return a JSON response, as :meth:`JSONProvider.response` describes, with

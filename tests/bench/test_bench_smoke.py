@@ -147,6 +147,39 @@ def test_gae_ndb_get_runs_against_the_datastore_emulator(tmp_path: Path) -> None
     assert [row[-1] for row in _table_rows(proc.stdout, "| scenario |")] == ["ok"]
 
 
+#: The Datastore session rows and the RPCs per request each side must make.
+SESSION_RPCS: dict[str, tuple[dict[str, int], dict[str, int]]] = {
+    "session-read": ({}, {"lookup": 1}),
+    "session-write": ({}, {"begin_transaction": 1, "lookup": 2, "commit": 1}),
+    "session-untouched": ({}, {}),
+}
+
+
+@pytest.mark.emulator
+def test_gae_session_rows_run_against_the_emulator_and_count_rpcs(tmp_path: Path) -> None:
+    scenarios = [arg for name in SESSION_RPCS for arg in ("--scenario", name)]
+    proc, data = _run_bench(tmp_path, "--gae", *TINY, *scenarios)
+    assert "All correctness checks passed." in proc.stdout
+    entries = data["scenarios"]
+    assert isinstance(entries, list)
+    assert [e["name"] for e in entries] == list(SESSION_RPCS)
+    for entry in entries:
+        assert entry["ok"] and entry["skipped"] is None, entry["problems"]
+        baseline, candidate = SESSION_RPCS[entry["name"]]
+        assert entry["rpcs_per_request"] == {
+            "baseline": {name: float(n) for name, n in baseline.items()},
+            "candidate": {name: float(n) for name, n in candidate.items()},
+        }
+    rows = _table_rows(proc.stdout, "| scenario | baseline req/s |")
+    assert [(row[0], row[-1]) for row in rows] == [(name, "ok") for name in SESSION_RPCS]
+    rpc_rows = _table_rows(proc.stdout, "| scenario | baseline | candidate |")
+    assert rpc_rows == [
+        ["session-read", "0", "1 (lookup 1)"],
+        ["session-write", "0", "4 (begin_transaction 1, commit 1, lookup 2)"],
+        ["session-untouched", "0", "0"],
+    ]
+
+
 def test_gae_ndb_get_is_skipped_with_a_reason_without_the_emulator(tmp_path: Path) -> None:
     env = {**os.environ, "CLOUDSDK_ROOT_DIR": str(tmp_path / "no-sdk")}
     env.pop("DATASTORE_EMULATOR_HOST", None)

@@ -168,7 +168,7 @@ def segment(draw: st.DrawFn) -> bytes:
         return draw(st.text(max_size=16)).encode("utf-8", "surrogatepass").replace(b"/", b"_")
     if kind == 4:
         return _percent(draw(st.binary(max_size=12)))
-    return draw(st.from_regex(r"\A[A-Za-z0-9_.-]{1,12}\Z"))
+    return draw(st.from_regex(r"\A[A-Za-z0-9_.-]{1,12}\Z")).encode()
 
 
 @st.composite
@@ -545,11 +545,24 @@ class Target:
 
 
 @st.composite
-def requests(draw: st.DrawFn, target: Target) -> RawRequest:
-    """A request for ``target``: each part independently well-formed or hostile."""
-    method = draw(st.one_of(st.sampled_from(METHODS), st.sampled_from(ODD_METHODS)))
-    if draw(st.integers(0, 9)) == 0:
-        method = draw(st.sampled_from(ODD_METHODS))
+def requests(
+    draw: st.DrawFn,
+    target: Target,
+    *,
+    methods: t.Sequence[str] | None = None,
+    bodies: st.SearchStrategy[tuple[str | None, bytes]] | None = None,
+) -> RawRequest:
+    """A request for ``target``: each part independently well-formed or hostile.
+
+    ``methods`` and ``bodies`` narrow the draw (a test aimed at JSON bodies, say); the rest
+    of the request is still drawn in full.
+    """
+    if methods is not None:
+        method = draw(st.sampled_from(methods))
+    else:
+        method = draw(st.sampled_from(METHODS))
+        if draw(st.integers(0, 9)) == 0:
+            method = draw(st.sampled_from(ODD_METHODS))
     raw = RawRequest(method=method)
     raw.path = draw(path(target.paths))
     raw.query = draw(query_string(target.query_names)) if draw(st.booleans()) else b""
@@ -559,8 +572,10 @@ def requests(draw: st.DrawFn, target: Target) -> RawRequest:
     cookie = draw(cookie_header(target.cookies))
     if cookie is not None:
         raw.headers.append(("Cookie", cookie))
-    if method in {"POST", "PUT", "PATCH", "DELETE"} or draw(st.integers(0, 4)) == 0:
-        ctype, raw.body = draw(body_and_type(target.fields))
+    if bodies is not None or method in {"POST", "PUT", "PATCH", "DELETE"} or draw(
+        st.integers(0, 4)
+    ) == 0:
+        ctype, raw.body = draw(bodies if bodies is not None else body_and_type(target.fields))
         if ctype is not None:
             raw.headers.append(("Content-Type", ctype))
     lie = draw(st.integers(0, 9))
@@ -573,3 +588,19 @@ def requests(draw: st.DrawFn, target: Target) -> RawRequest:
     elif lie == 3:
         raw.chunked = True
     return raw
+
+
+def json_bodies(fields: dict[str, t.Any] | None = None) -> st.SearchStrategy[tuple[str | None, bytes]]:
+    """``(content_type, body)`` pairs aimed at JSON endpoints."""
+    return st.tuples(
+        st.sampled_from(["application/json", "application/json; charset=utf-8", "text/plain"]),
+        json_body(fields),
+    )
+
+
+def form_bodies(fields: dict[str, str] | None = None) -> st.SearchStrategy[tuple[str | None, bytes]]:
+    """``(content_type, body)`` pairs aimed at form endpoints (urlencoded and multipart)."""
+    return st.one_of(
+        urlencoded_body(fields).map(lambda b: ("application/x-www-form-urlencoded", b)),
+        multipart_body(fields),
+    )

@@ -9,6 +9,7 @@ no file outside the served folders is ever sent.
 from __future__ import annotations
 
 import typing as t
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -28,7 +29,7 @@ from framework import (
 from gae import AppEngine, Settings
 
 from .harness import build_environ, call, check_not_server_error, examples
-from .strategies import Cookies, Target, requests
+from .strategies import Cookies, Target, form_bodies, json_bodies, requests
 
 SECRET = "fuzz-secret-key-0123456789abcdef"
 SECRET_MARK = b"TOP-SECRET-FILE-CONTENT"
@@ -241,15 +242,49 @@ def _check(app: Flask, raw: t.Any) -> None:
 
 @FUZZ
 @given(data=st.data())
-def test_framework_app_never_fails_on_bad_input(apps: Apps, data: st.DataObject) -> None:
-    raw = data.draw(requests(apps.target), label="request")
+def test_any_request(apps: Apps, data: st.DataObject) -> None:
+    _check(apps.plain, data.draw(requests(apps.target), label="request"))
+
+
+@FUZZ
+@given(data=st.data())
+def test_any_request_behind_gae_wrap(apps: Apps, data: st.DataObject) -> None:
+    _check(apps.wrapped, data.draw(requests(apps.target), label="request"))
+
+
+@FUZZ
+@given(data=st.data())
+def test_json_bodies(apps: Apps, data: st.DataObject) -> None:
+    target = replace(apps.target, paths=[b"/json", b"/json/silent"])
+    raw = data.draw(
+        requests(target, methods=["POST", "PUT"], bodies=json_bodies(target.fields)), label="request"
+    )
     _check(apps.plain, raw)
 
 
 @FUZZ
 @given(data=st.data())
-def test_framework_app_behind_gae_wrap_never_fails_on_bad_input(
-    apps: Apps, data: st.DataObject
-) -> None:
-    raw = data.draw(requests(apps.target), label="request")
+def test_form_and_multipart_bodies(apps: Apps, data: st.DataObject) -> None:
+    target = replace(apps.target, paths=[b"/form", b"/files", b"/session"])
+    raw = data.draw(
+        requests(target, methods=["POST", "PUT", "PATCH"], bodies=form_bodies(target.fields)),
+        label="request",
+    )
+    _check(apps.plain, raw)
+
+
+@FUZZ
+@given(data=st.data())
+def test_paths_converters_and_files(apps: Apps, data: st.DataObject) -> None:
+    raw = data.draw(requests(apps.target, methods=["GET", "HEAD"]), label="request")
+    _check(apps.plain, raw)
+
+
+@FUZZ
+@given(data=st.data())
+def test_headers_and_cookies_behind_gae_wrap(apps: Apps, data: st.DataObject) -> None:
+    target = replace(apps.target, 
+        paths=[b"/headers", b"/cookies", b"/session", b"/stream", b"/download/hello.txt"]
+    )
+    raw = data.draw(requests(target, methods=["GET", "HEAD"]), label="request")
     _check(apps.wrapped, raw)

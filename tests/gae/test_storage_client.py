@@ -146,3 +146,15 @@ def test_an_existing_object_is_never_replaced(fake_bucket: storage.Bucket) -> No
     assert response.status_code == 409, response.data
     assert b"nothing was overwritten" in response.data
     assert fake_bucket.blob("uploads/taken").download_as_bytes() == b"someone else's file"
+
+
+def test_a_retried_request_that_finds_its_own_object_is_not_a_conflict(
+    fake_bucket: storage.Bucket,
+) -> None:
+    # What the library's retry of a timed-out upload sees: the first attempt stored it.
+    data = os.urandom(1000)
+    fake_bucket.blob("uploads/mine").upload_from_string(data)
+    app = _app(fake_bucket, namer=lambda policy: "uploads/mine")
+    response = _post(app, data)
+    assert response.status_code == 200, response.data
+    assert response.get_json()[0]["name"] == "uploads/mine"

@@ -415,7 +415,7 @@ def test_a_real_socket_closed_mid_upload_leaves_nothing(bucket: storage.Bucket) 
     finished = threading.Event()
     app.teardown_request(lambda error: finished.set())
     server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
         body = multipart(("f", "a.png", "image/png", png(4 * MiB)))
