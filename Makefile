@@ -11,7 +11,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: install run test lint typecheck pytest bench fuzz clean
+.PHONY: install run test lint typecheck docs pytest bench fuzz clean
 
 $(STAMP): pyproject.toml requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,13 +36,19 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy framework gae
 
+# The documentation (Sphinx + MyST) into docs/_build/html. Warnings are errors: a broken
+# link or anchor, bad reST in a docstring, or a public name missing from the reference
+# fails the build. The pages' code examples run in pytest (tests/docs).
+docs: $(STAMP)
+	$(BIN)/sphinx-build -W --keep-going -q -E -b html docs docs/_build/html
+
 pytest: $(STAMP) $(BROWSER_STAMP)
 	$(BIN)/pytest
 
-test: lint typecheck pytest
+test: lint docs typecheck pytest
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build *.egg-info
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build *.egg-info docs/_build

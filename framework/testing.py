@@ -8,7 +8,9 @@ each request so ``request``, ``session`` and ``g`` can be inspected.
 
 from __future__ import annotations
 
+import io
 import typing as t
+import weakref
 from contextlib import ExitStack, contextmanager
 from copy import copy
 from functools import cache
@@ -170,12 +172,25 @@ class FlaskClient(werkzeug.test.Client):
         self._context_stack.close()
         response = super().open(request, buffered=buffered, follow_redirects=follow_redirects)
         response.json_module = self.application.json  # type: ignore[assignment]
+        self._close_input(request, response)
         # In the order preserved (app context, then request context), so the request context
         # reuses the app context instead of pushing, and later tearing down, another one.
         for context in self._new_contexts:
             self._context_stack.enter_context(context)
         self._new_contexts.clear()
         return response
+
+    @staticmethod
+    def _close_input(request: BaseRequest, response: TestResponse) -> None:
+        # werkzeug spools large request bodies (file uploads) to a temporary file that is
+        # closed only by response.close(), which tests rarely call, so it warns when
+        # collected. A streamed body may still read the request, so the file stays open as
+        # long as the response object lives, and is closed with it.
+        stream = request.environ.get("wsgi.input")
+        close = getattr(stream, "close", None)
+        if close is None or isinstance(stream, io.BytesIO):
+            return
+        weakref.finalize(response, close)
 
     def __enter__(self) -> FlaskClient:
         if self.preserve_context:

@@ -125,18 +125,42 @@ class Request(_WerkzeugRequest):
         """The path and query string (raw non-UTF-8 bytes stay percent-encoded)."""
         return f"{self.path}?{self._query_text()}"
 
+    def _get_file_stream(
+        self,
+        total_content_length: int | None,
+        content_type: str | None,
+        filename: str | None = None,
+        content_length: int | None = None,
+    ) -> t.IO[bytes]:
+        stream = super()._get_file_stream(
+            total_content_length, content_type, filename, content_length
+        )
+        # Remembered so that a body that fails to parse part-way (truncated, over a
+        # limit) does not leave its temporary files open until garbage collection.
+        self.__dict__.setdefault("_upload_streams", []).append(stream)
+        return stream
+
     def _load_form_data(self) -> None:
-        # A multipart part without a name (no Content-Disposition name parameter) is kept
-        # by werkzeug under the key None, which breaks views that iterate over the form
-        # or serialize it. No HTML form can address such a part: drop it.
-        super()._load_form_data()
         d = self.__dict__
-        for key in ("form", "files"):
-            data = d.get(key)
-            if data is not None and None in data:
-                d[key] = type(data)(
-                    (k, v) for k, v in data.items(multi=True) if k is not None
-                )
+        if "form" in d:
+            return
+        try:
+            super()._load_form_data()
+            # A multipart part without a name (no Content-Disposition name parameter) is
+            # kept by werkzeug under the key None, which breaks views that iterate over
+            # the form or serialize it. No HTML form can address such a part: drop it.
+            for key in ("form", "files"):
+                data = d[key]
+                if None in data:
+                    d[key] = type(data)((k, v) for k, v in data.items(multi=True) if k is not None)
+        finally:
+            streams: list[t.IO[bytes]] = d.pop("_upload_streams", [])
+            if streams:
+                files = d.get("files") or ()
+                kept = {id(f.stream) for _, f in files.items(multi=True)} if files else set()
+                for stream in streams:
+                    if id(stream) not in kept:
+                        stream.close()
 
     @property
     def endpoint(self) -> str | None:

@@ -19,7 +19,7 @@ F = t.TypeVar("F", bound=t.Callable[..., t.Any])
 #: WSGI environ key holding whether this request's App Engine headers are trusted.
 TRUSTED_KEY = "gae.trusted"
 
-_CLOUD_TRACE = r"^([0-9a-fA-F]{32})(?:/(\d+))?(?:;o=([01]))?"
+_CLOUD_TRACE = r"^([0-9a-fA-F]{32})(?:/([0-9]+))?(?:;o=([01]))?"
 _TRACEPARENT = r"^[0-9a-f]{2}-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$"
 
 
@@ -27,6 +27,17 @@ _TRACEPARENT = r"^[0-9a-f]{2}-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$"
 def _pattern(source: str) -> re.Pattern[str]:
     # Compiled on first use rather than at import: import time is cold-start time.
     return re.compile(source)
+
+
+def _small_int(text: str | None, max_digits: int = 20) -> int | None:
+    """``text`` as an int if it is 1 to ``max_digits`` ASCII digits, else ``None``.
+
+    ``str.isdigit`` accepts "²" (which ``int`` refuses) and ``int`` refuses more than
+    4,300 digits: header values are checked here instead of failing the request.
+    """
+    if text and len(text) <= max_digits and text.isascii() and text.isdigit():
+        return int(text)
+    return None
 
 
 class Trace(t.NamedTuple):
@@ -44,8 +55,10 @@ def parse_trace(environ: t.Mapping[str, t.Any]) -> Trace | None:
         match = _pattern(_CLOUD_TRACE).match(header.strip())
         if match:
             trace_id, span, flag = match.groups()
-            # Cloud Logging wants the span id as 16 hex digits; the header has a decimal.
-            span_id = f"{int(span):016x}" if span and int(span) < 2**64 else None
+            # Cloud Logging wants the span id as 16 hex digits; the header has a decimal
+            # (anyone can send this header, so a number of any length may arrive).
+            number = _small_int(span)
+            span_id = f"{number:016x}" if number is not None and number < 2**64 else None
             return Trace(trace_id.lower(), span_id, flag == "1")
     header = environ.get("HTTP_TRACEPARENT")
     if header:
@@ -93,7 +106,7 @@ class AppEngineHeaders(t.NamedTuple):
             is_cron=environ.get("HTTP_X_APPENGINE_CRON") == "true",
             queue_name=environ.get("HTTP_X_APPENGINE_QUEUENAME") or None,
             task_name=environ.get("HTTP_X_APPENGINE_TASKNAME") or None,
-            task_retry_count=int(retries) if retries and retries.isdigit() else None,
+            task_retry_count=_small_int(retries),
             user_ip=environ.get("HTTP_X_APPENGINE_USER_IP") or None,
             # "ZZ" is App Engine's "unknown".
             country=country if country and country != "ZZ" else None,

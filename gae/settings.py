@@ -4,20 +4,20 @@ App Engine sets these variables for every instance; locally the emulator harness
 emulator ones. Everything the adapters need to know about the environment is here, so it
 is read in one place and documented in one place:
 
-=========================  ===================================================
-``GAE_ENV``                ``standard`` on App Engine (standard environment)
-``GOOGLE_CLOUD_PROJECT``   project id (also from ``GAE_APPLICATION``, ``s~id``)
-``GAE_SERVICE``            service name (``default``)
-``GAE_VERSION``            deployed version id
-``GAE_INSTANCE``           instance id
-``GAE_RUNTIME``            runtime, e.g. ``python312``
-``GAE_MEMORY_MB``          memory of the instance class
-``GOOGLE_CLOUD_REGION``    region, when set (App Engine does not set it)
+===========================  ======================================================
+``GAE_ENV``                  ``standard`` on App Engine (standard environment)
+``GOOGLE_CLOUD_PROJECT``     project id (also from ``GAE_APPLICATION``, ``s~id``)
+``GAE_SERVICE``              service name (``default``)
+``GAE_VERSION``              deployed version id
+``GAE_INSTANCE``             instance id
+``GAE_RUNTIME``              runtime, e.g. ``python312``
+``GAE_MEMORY_MB``            memory of the instance class
+``GOOGLE_CLOUD_REGION``      region, when set (App Engine does not set it)
 ``DATASTORE_EMULATOR_HOST``  Datastore emulator ``host:port`` (local only)
-``STORAGE_EMULATOR_HOST``  Cloud Storage emulator URL (local only)
-``GCS_BUCKET``             bucket for uploads (default ``<project>.appspot.com``)
-``REDIS_CACHE_URL``        Redis for ndb's global cache, optional
-=========================  ===================================================
+``STORAGE_EMULATOR_HOST``    Cloud Storage emulator URL (local only)
+``GCS_BUCKET``               bucket for uploads (default ``<project>.appspot.com``)
+``REDIS_CACHE_URL``          Redis for ndb's global cache, optional
+===========================  ======================================================
 
 Nothing is read at import time: :func:`get_settings` reads on first call and caches.
 """

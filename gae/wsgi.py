@@ -162,7 +162,8 @@ class AppEngine:
     ``app.config["GAE_TRUST_HEADERS"]`` (default: whether on App Engine) decides whether
     ``X-Appengine-*`` and ``X-Forwarded-Proto`` are believed; ``sessions=True`` stores
     sessions in Datastore (:mod:`gae.sessions`) and adds the cron cleanup URL;
-    ``settings`` replaces the environment's (for tests).
+    ``settings`` replaces the environment's (for tests). ``GAE_NDB_SKIP_PREFIXES`` (default
+    none) lists path prefixes served without an ndb context.
     """
 
     def __init__(
@@ -204,9 +205,11 @@ class AppEngine:
         app.extensions["appengine"] = self
         app.config.setdefault("GAE_TRUST_HEADERS", settings.on_app_engine)
         self.trust_headers = bool(app.config["GAE_TRUST_HEADERS"])
-        # An ndb context costs ~15 µs; static files never need one.
-        default_skip = (f"{app.static_url_path}/",) if app.has_static_folder else ()
-        app.config.setdefault("GAE_NDB_SKIP_PREFIXES", default_skip)
+        # Paths served without an ndb context (it costs ~15 µs). None by default: even a
+        # static file runs the app's before_request hooks and may save the session (a
+        # Datastore session refreshes its expiry), which need one; list prefixes here only
+        # for routes known to touch neither.
+        app.config.setdefault("GAE_NDB_SKIP_PREFIXES", ())
         self.ndb_skip_prefixes = tuple(app.config["GAE_NDB_SKIP_PREFIXES"])
         self.force_production = settings.on_app_engine
         if settings.on_app_engine:

@@ -61,6 +61,8 @@ def create_app(config: dict[str, t.Any] | None = None) -> Flask:
     app.register_blueprint(posts.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(attachments.bp)
+    app.config.setdefault("GCS_BUCKET", app.config["UPLOAD_BUCKET"])
+    attachments.storage.init_app(app)
     errors.register(app)
 
     app.before_request(load_user)

@@ -25,7 +25,11 @@ MESSAGES = {
 
 
 def _wants_json() -> bool:
-    return request.path.startswith("/api/")
+    # The API, and the page script's JSON calls (direct uploads), get JSON errors.
+    if request.path.startswith("/api/") or request.is_json:
+        return True
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "application/json"
 
 
 def handle_http_error(error: HTTPException) -> t.Any:

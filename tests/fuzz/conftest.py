@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from .harness import REQUESTS
+from .harness import REQUESTS, STATUSES
 
 _started: list[float] = []
 
@@ -33,7 +33,18 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         f"fuzz: {total} requests tried ({by_target}); FUZZ_EXAMPLES={examples}; "
         f"session {elapsed:.1f} s"
     )
+    for name, statuses in sorted(STATUSES.items()):
+        shown = ", ".join(f"{code}: {n}" for code, n in sorted(statuses.items()))
+        terminalreporter.write_line(f"fuzz: {name} responses by status: {shown}")
     stats = os.environ.get("FUZZ_STATS")
     if stats:
         with open(stats, "w", encoding="utf-8") as f:
-            json.dump({"requests": dict(REQUESTS), "total": total, "seconds": elapsed}, f)
+            json.dump(
+                {
+                    "requests": dict(REQUESTS),
+                    "total": total,
+                    "seconds": elapsed,
+                    "statuses": {k: dict(v) for k, v in STATUSES.items()},
+                },
+                f,
+            )

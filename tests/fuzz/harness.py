@@ -21,6 +21,8 @@ if t.TYPE_CHECKING:
 
 #: Requests sent by the fuzz tests in this process, by target ("framework", "sample_app").
 REQUESTS: Counter[str] = Counter()
+#: Response status codes seen, by target: shows which requests got past validation.
+STATUSES: dict[str, Counter[int]] = {}
 
 
 def examples(default: int) -> int:
@@ -43,6 +45,13 @@ class RawRequest:
     content_length: str | None = None
     #: A chunked body: no CONTENT_LENGTH and ``wsgi.input_terminated`` set, as gunicorn does.
     chunked: bool = False
+
+    def __repr__(self) -> str:
+        return f"RawRequest(\n{self.describe()})"
+
+    def _repr_pretty_(self, printer: t.Any, cycle: bool) -> None:
+        # Hypothesis prints drawn values with this; the default shows megabyte bodies.
+        printer.text(repr(self))
 
     def describe(self) -> str:
         body = self.body if len(self.body) <= 300 else self.body[:300] + b"..."
@@ -158,6 +167,16 @@ def call(app: WSGIApplication, environ: dict[str, t.Any], target: str) -> Result
         for bad in ("\r", "\n", "\0"):
             assert bad not in name and bad not in value, f"header injection: {name}: {value!r}"
     result = Result(int(code_text), headers, b"".join(chunks))
+    STATUSES.setdefault(target, Counter())[result.status] += 1
+    trace = os.environ.get("FUZZ_TRACE")
+    if trace:
+        # One line per request, to see what got through: FUZZ_TRACE=/tmp/fuzz.log
+        with open(trace, "a", encoding="utf-8") as f:
+            f.write(
+                f"{target} {result.status} {environ['REQUEST_METHOD'][:10]!r} "
+                f"{environ['PATH_INFO'][:60]!r} {environ.get('CONTENT_TYPE', '')[:40]!r} "
+                f"{_gist(result.body)!r}\n"
+            )
     length = result.header("Content-Length")
     if (
         length is not None
@@ -167,6 +186,15 @@ def call(app: WSGIApplication, environ: dict[str, t.Any], target: str) -> Result
     ):
         assert int(length) == len(result.body), (length, len(result.body))
     return result
+
+
+def _gist(body: bytes) -> bytes:
+    """The interesting part of a response body: its error message if it has one."""
+    for marker in (b'class="error-message">', b'"message":', b'class="error">', b"<p>"):
+        at = body.find(marker)
+        if at >= 0:
+            return body[at : at + 120]
+    return body[:120]
 
 
 def check_not_server_error(result: Result, raw: RawRequest) -> None:

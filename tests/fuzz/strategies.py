@@ -172,12 +172,14 @@ def segment(draw: st.DrawFn) -> bytes:
 
 
 @st.composite
-def path(draw: st.DrawFn, known: t.Sequence[bytes]) -> bytes:
-    """A known route (often) with odd segments appended or spliced in, or junk."""
-    kind = draw(st.integers(0, 9))
+def path(draw: st.DrawFn, known: t.Sequence[bytes], exact: int = 6) -> bytes:
+    """A known route (``exact`` times in ``exact + 6``) or one with odd segments appended
+    or spliced in, or junk."""
+    kind = draw(st.integers(0, exact + 5))
     base = draw(st.sampled_from(known))
-    if kind <= 3:
+    if kind < exact:
         return base
+    kind -= exact - 4
     if kind <= 6:
         tail = b"/".join(draw(st.lists(segment(), min_size=1, max_size=4)))
         joined = base.rstrip(b"/") + b"/" + tail
@@ -344,12 +346,14 @@ json_values = st.recursive(
 
 @st.composite
 def json_body(draw: st.DrawFn, fields: dict[str, t.Any] | None = None) -> bytes:
+    if fields and draw(st.booleans()):
+        # The object a view expects, one member given a hostile (or wrongly typed) value.
+        value = dict(fields)
+        value[draw(st.sampled_from([*sorted(value), "extra"]))] = draw(json_values)
+        return json.dumps(value).encode()
     kind = draw(st.integers(0, 11))
     if kind <= 2:
-        value = draw(json_values)
-        if fields and draw(st.booleans()):
-            value = {**fields, "x": value}
-        return json.dumps(value).encode()
+        return json.dumps(draw(json_values)).encode()
     if kind == 3:
         depth = draw(st.sampled_from([100, 1000, 5000, 100_000]))
         opener, closer = draw(st.sampled_from([("[", "]"), ('{"a":', "}")]))
@@ -381,6 +385,15 @@ def json_body(draw: st.DrawFn, fields: dict[str, t.Any] | None = None) -> bytes:
     return b'{"a": 1, "a": 2, "__proto__": {"x": 1}}'
 
 
+field_value = st.one_of(
+    segment(),
+    st.sampled_from(PERCENT_ODDITIES),
+    st.binary(max_size=30),
+    st.text(max_size=30).map(lambda s: s.encode("utf-8", "surrogatepass")),
+    st.integers(0, 20_000).map(lambda n: b"y" * n),
+)
+
+
 def _form_pairs(fields: dict[str, str] | None) -> st.SearchStrategy[list[tuple[bytes, bytes]]]:
     names = [n.encode() for n in (fields or {})] or [b"a"]
     return st.lists(
@@ -400,9 +413,13 @@ def urlencoded_body(draw: st.DrawFn, fields: dict[str, str] | None = None) -> by
         return b"&".join(b"f%d=%d" % (i, i) for i in range(count))
     if kind == 1:
         return b"a=" + b"x" * draw(st.integers(100_000, 1_200_000))
-    pairs = draw(_form_pairs(fields))
-    if fields and draw(st.booleans()):
-        pairs = [(k.encode(), v.encode()) for k, v in fields.items()] + pairs
+    if fields and kind <= 5:
+        # The fields a view expects, one of them given a hostile value.
+        pairs = [(k.encode(), v.encode()) for k, v in fields.items()]
+        index = draw(st.integers(0, len(pairs) - 1))
+        pairs[index] = (pairs[index][0], draw(field_value))
+    else:
+        pairs = draw(_form_pairs(fields))
     encode = draw(st.booleans())
     return b"&".join(
         (_percent(k) + b"=" + _percent(v)) if encode else (k + b"=" + v) for k, v in pairs
@@ -425,8 +442,10 @@ def multipart_body(draw: st.DrawFn, fields: dict[str, str] | None = None) -> tup
             parts.append(b'Content-Disposition: form-data; name="f%d"' % i + newline + newline + b"v")
     else:
         items = []
-        if fields and draw(st.booleans()):
+        if fields and draw(st.integers(0, 3)) != 0:
             items += [(k, None, v.encode(), None) for k, v in fields.items()]
+            index = draw(st.integers(0, len(items) - 1))
+            items[index] = (*items[index][:2], draw(field_value), None)
         items += draw(
             st.lists(
                 st.tuples(
@@ -457,7 +476,7 @@ def multipart_body(draw: st.DrawFn, fields: dict[str, str] | None = None) -> tup
                 head[0] += b'; filename="' + filename.encode("utf-8", "replace") + b'"'
             if ctype is not None:
                 head.append(b"Content-Type: " + ctype.encode())
-            mode = draw(st.integers(0, 9))
+            mode = draw(st.integers(0, 19))
             if mode == 0:
                 head = []  # a part without headers
             elif mode == 1:
@@ -551,11 +570,13 @@ def requests(
     *,
     methods: t.Sequence[str] | None = None,
     bodies: st.SearchStrategy[tuple[str | None, bytes]] | None = None,
+    exact_paths: int = 6,
 ) -> RawRequest:
     """A request for ``target``: each part independently well-formed or hostile.
 
-    ``methods`` and ``bodies`` narrow the draw (a test aimed at JSON bodies, say); the rest
-    of the request is still drawn in full.
+    ``methods`` and ``bodies`` narrow the draw (a test aimed at JSON bodies, say), and a
+    larger ``exact_paths`` sends more requests to the known routes as they are; the rest of
+    the request is still drawn in full.
     """
     if methods is not None:
         method = draw(st.sampled_from(methods))
@@ -564,7 +585,7 @@ def requests(
         if draw(st.integers(0, 9)) == 0:
             method = draw(st.sampled_from(ODD_METHODS))
     raw = RawRequest(method=method)
-    raw.path = draw(path(target.paths))
+    raw.path = draw(path(target.paths, exact_paths))
     raw.query = draw(query_string(target.query_names)) if draw(st.booleans()) else b""
     raw.headers = draw(headers())
     if target.good_headers and draw(st.booleans()):
@@ -578,7 +599,7 @@ def requests(
         ctype, raw.body = draw(bodies if bodies is not None else body_and_type(target.fields))
         if ctype is not None:
             raw.headers.append(("Content-Type", ctype))
-    lie = draw(st.integers(0, 9))
+    lie = draw(st.integers(0, 15))
     if lie == 0:
         raw.content_length = str(len(raw.body) + draw(st.integers(1, 10_000)))  # bigger
     elif lie == 1 and raw.body:

@@ -405,9 +405,69 @@ def test_a_missing_bucket_is_a_503_that_names_it(
 def test_receive_after_the_form_was_read_explains_the_mistake(bucket: storage.Bucket) -> None:
     app, _ = make_app(bucket)
     app.testing = True
-    with pytest.raises(RuntimeError, match=r"Call storage.receive\(\) before reading the form"):
+    with pytest.raises(RuntimeError, match=r"call storage\.receive\(\) before reading the form"):
         post(app, multipart(("f", "a.txt", "text/plain", b"hi")), "/form-first")
     assert names(bucket) == []
+
+
+def csrf_app(bucket: storage.Bucket, *, marked: bool) -> Flask:
+    """An app whose before_request hook reads the form first, as CSRF protection does."""
+    app, store = make_app(bucket)
+
+    @app.before_request
+    def check_csrf() -> t.Any:
+        if request.method == "POST" and request.form.get("csrf") != "good":
+            abort(403, "Bad CSRF token.")
+        return None
+
+    def photos() -> t.Any:
+        files = store.receive()
+        return jsonify(files=[f.to_dict() for f in files], form=request.form.to_dict())
+
+    def ignores_files() -> t.Any:
+        return "did not look at the files"
+
+    if marked:
+        photos = store.accepts_uploads(UploadPolicy(max_file_size=2 * KiB))(photos)
+        ignores_files = store.accepts_uploads()(ignores_files)
+    app.add_url_rule("/photos", view_func=photos, methods=["POST"])
+    app.add_url_rule("/ignores-files", view_func=ignores_files, methods=["POST"])
+    return app
+
+
+def test_a_marked_view_gets_its_files_even_when_a_hook_read_the_form_first(
+    bucket: storage.Bucket,
+) -> None:
+    app = csrf_app(bucket, marked=True)
+    body = multipart(("csrf", None, None, b"good"), ("f", "a.png", "image/png", PNG))
+    response = post(app, body, "/photos")
+    assert response.status_code == 200, response.data
+    assert response.get_json()["form"] == {"csrf": "good"}
+    assert len(names(bucket)) == 1
+    # The view's own policy applies (2 KiB here), whoever parsed the form.
+    too_big = multipart(("csrf", None, None, b"good"), ("f", "b.png", "image/png", png(5000)))
+    response = post(app, too_big, "/photos")
+    assert response.status_code == 413 and b"2 KiB" in response.data
+    assert len(names(bucket)) == 1
+
+
+def test_files_a_refused_or_ignoring_request_stored_are_removed(bucket: storage.Bucket) -> None:
+    app = csrf_app(bucket, marked=True)
+    forged = multipart(("csrf", None, None, b"evil"), ("f", "a.png", "image/png", PNG))
+    assert post(app, forged, "/photos").status_code == 403
+    ignored = multipart(("csrf", None, None, b"good"), ("f", "a.png", "image/png", PNG))
+    assert post(app, ignored, "/ignores-files").status_code == 200
+    assert names(bucket) == []
+
+
+def test_without_the_mark_a_hook_that_read_the_form_first_is_explained(
+    bucket: storage.Bucket,
+) -> None:
+    app = csrf_app(bucket, marked=False)
+    app.testing = True
+    body = multipart(("csrf", None, None, b"good"), ("f", "a.png", "image/png", PNG))
+    with pytest.raises(RuntimeError, match=r"@storage\.accepts_uploads\(\)"):
+        post(app, body, "/photos")
 
 
 def test_a_real_socket_closed_mid_upload_leaves_nothing(bucket: storage.Bucket) -> None:
