@@ -244,6 +244,21 @@ class RoutingMixin(Scaffold):
             )
         return None
 
+    def _refused_host_url_adapter(self, request: Request, external: bool) -> MapAdapter | None:
+        """An adapter for a request whose ``Host`` was refused (a 400 on its way).
+
+        The request has no adapter of its own, but its error page still builds links: with
+        ``SERVER_NAME`` as usual, else relative ones only (the refused host is never used).
+        """
+        if request.routing_exception is None:
+            return None
+        url_adapter = self.create_url_adapter(None)
+        if url_adapter is None and not external:
+            url_adapter = self.url_map.bind(
+                "host.invalid", script_name=request.script_root or "/", url_scheme=request.scheme
+            )
+        return url_adapter
+
     def inject_url_defaults(self, endpoint: str, values: dict[str, t.Any]) -> None:
         """Let ``url_defaults`` functions of the app and the endpoint's blueprints add values."""
         names: t.Iterable[str | None] = (None,)
@@ -295,6 +310,8 @@ class RoutingMixin(Scaffold):
                 endpoint = f"{blueprint}{endpoint}" if blueprint is not None else endpoint[1:]
             if _external is None:
                 _external = _scheme is not None
+            if url_adapter is None:
+                url_adapter = self._refused_host_url_adapter(req_ctx.request, _external)
         else:
             app_ctx = _cv_app.get(None)
             if app_ctx is not None and app_ctx.app is self:

@@ -53,6 +53,8 @@ __all__ = [
 logger = logging.getLogger("gae.sessions")
 
 _SALT = "gae.datastore-session"
+#: WSGI environ key set when this request's session could not be read from Datastore.
+_LOAD_FAILED = "gae.sessions.load_failed"
 _UNAVAILABLE = (
     "Sessions are temporarily unavailable because Datastore could not be reached. "
     "Please try again in a moment."
@@ -249,10 +251,15 @@ class DatastoreSessionInterface(SessionInterface):
         if verified is None:
             return self.session_class()
         sid, issued_at = verified
+        if request.environ.get(_LOAD_FAILED):
+            # Failed once in this request (the view, then an error page that shows flashed
+            # messages): the same 503 at once, without waiting for Datastore again.
+            raise ServiceUnavailable(_UNAVAILABLE)
         try:
             stored = self.store(app).load(sid)
         except SessionStoreUnavailable as error:
             logger.error("%s", error)
+            request.environ[_LOAD_FAILED] = True
             raise ServiceUnavailable(_UNAVAILABLE) from error
         if stored is None:
             return self.session_class()
@@ -267,8 +274,8 @@ class DatastoreSessionInterface(SessionInterface):
         only skips a refresh nobody needed, and an old one leads to the full check.
         """
         value = request.cookies.get(self.get_cookie_name(app))
-        if not value:
-            return False
+        if not value or request.environ.get(_LOAD_FAILED):
+            return False  # (a session that could not be read cannot be refreshed either)
         issued = _issued_at(value)
         if issued is not None and time.time() - issued < self.refresh_interval(app):
             return False

@@ -95,7 +95,8 @@ class Storage(DirectUploads, Downloads):
     signBlob as ``service_account_email`` with ``iam_credentials`` and ``iam_request``.
 
     App config: ``GCS_BUCKET``, ``GCS_UPLOAD_CHUNK_SIZE`` (bytes, a multiple of 256 KiB,
-    default 16 MiB), ``GCS_SIGNING_KEY_FILE``, ``GCS_SIGNING_SERVICE_ACCOUNT``,
+    default 16 MiB), ``GCS_RETRY_SECONDS`` (how long one Cloud Storage call of an upload
+    may be retried, default 10 s), ``GCS_SIGNING_KEY_FILE``, ``GCS_SIGNING_SERVICE_ACCOUNT``,
     ``GCS_SIGNED_URL_EXPIRES`` (seconds, default 900), ``GCS_SIGNED_URL_ENDPOINT``,
     ``GCS_UPLOAD_TICKET_MAX_AGE`` (seconds, default one day).
     """
@@ -171,6 +172,7 @@ class Storage(DirectUploads, Downloads):
             policy=policy,
             chunk_size=self.chunk_size,
             object_namer=self.object_namer,
+            retry=self.retry,
         )
         limit = policy.max_request_size
         if limit is not None:

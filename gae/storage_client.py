@@ -33,6 +33,10 @@ DEFAULT_DIRECT_POLICY = UploadPolicy(max_file_size=5 * GiB, max_request_size=Non
 DEFAULT_CHUNK_SIZE = 16 * MiB
 _CHUNK_MULTIPLE = 256 * KiB
 
+#: Seconds google-cloud-storage may spend retrying one call of an upload through the app
+#: (its own default is 120 s: a request would hang that long while Cloud Storage is down).
+DEFAULT_RETRY_SECONDS = 10.0
+
 _lock = threading.Lock()
 _client: t.Any = None
 _client_factory: Callable[[], t.Any] | None = None
@@ -170,6 +174,23 @@ class StorageCore:
                 f"of 256 KiB ({_CHUNK_MULTIPLE} bytes), e.g. {DEFAULT_CHUNK_SIZE} (16 MiB)."
             )
         return size
+
+    @property
+    def retry(self) -> t.Any:
+        """google-cloud-storage's retry policy, bounded to ``GCS_RETRY_SECONDS`` (10 s)."""
+        from google.cloud.storage.retry import (  # type: ignore[import-untyped, unused-ignore]
+            DEFAULT_RETRY,
+        )
+
+        seconds = float(self.config("GCS_RETRY_SECONDS", DEFAULT_RETRY_SECONDS))
+        if not seconds > 0:
+            raise ValueError(
+                f"GCS_RETRY_SECONDS is {seconds}; give the seconds Cloud Storage calls may "
+                f"spend retrying, a positive number such as {DEFAULT_RETRY_SECONDS:g}."
+            )
+        # with_timeout since google-api-core 2.16; with_deadline before (same meaning).
+        bound = getattr(DEFAULT_RETRY, "with_timeout", None) or DEFAULT_RETRY.with_deadline
+        return bound(seconds)
 
     def signing_credentials(self) -> Signing:
         """The credentials URLs are signed with; :class:`SigningError` says why if none."""

@@ -158,7 +158,11 @@ class UploadStream:
         with storage_errors(self):
             # if_generation_match=0: create only, never replace an existing object.
             url = blob.create_resumable_upload_session(
-                content_type=self.content_type, size=size, if_generation_match=0, checksum=None
+                content_type=self.content_type,
+                size=size,
+                if_generation_match=0,
+                checksum=None,
+                **self._retry(),
             )
         # The buffered first chunk becomes the session's buffer: nothing is copied.
         session = ResumableUpload(url, self.receiver.chunk_size, self._buffer)
@@ -208,17 +212,26 @@ class UploadStream:
         data, self._buffer = bytes(self._buffer), bytearray()
         try:
             blob.upload_from_string(
-                data, content_type=self.content_type, if_generation_match=0, checksum=None
+                data,
+                content_type=self.content_type,
+                if_generation_match=0,
+                checksum=None,
+                **self._retry(),
             )
         except PreconditionFailed:
             # The library retries a request that timed out; if the first attempt did store
             # the object, the retry finds it "already there". Ours if size and checksum match.
-            existing = blob.bucket.get_blob(blob.name)
+            existing = blob.bucket.get_blob(blob.name, **self._retry())
             if existing is None or not self._same_content(existing.size, self._reported(existing)):
                 raise
             blob = existing
             self._blob = existing
         return blob
+
+    def _retry(self) -> dict[str, t.Any]:
+        # The receiver's bounded retry; without one, the library's default (120 s).
+        retry = self.receiver.retry
+        return {} if retry is None else {"retry": retry}
 
     def _reported(self, blob: t.Any) -> str | None:
         value = blob.crc32c if self.receiver.policy.checksum == "crc32c" else blob.md5_hash
@@ -266,7 +279,7 @@ class UploadStream:
         session, self._session = self._session, None
         try:
             if state == "stored":
-                delete_quietly(self._blob, self.generation)
+                delete_quietly(self._blob, self.generation, self.receiver.retry)
             elif session is not None:
                 # Cancels the resumable session (DELETE on its URI) so no object appears.
                 session.cancel()
@@ -286,12 +299,13 @@ def _new_hash(algorithm: str) -> t.Any:
     return google_crc32c.Checksum()  # type: ignore[no-untyped-call, unused-ignore]
 
 
-def delete_quietly(blob: t.Any, generation: int | None) -> None:
+def delete_quietly(blob: t.Any, generation: int | None, retry: t.Any = None) -> None:
     """Delete exactly the generation this app wrote; fine if it is already gone."""
     from google.api_core.exceptions import NotFound, PreconditionFailed
 
+    options = {} if retry is None else {"retry": retry}
     with contextlib.suppress(NotFound, PreconditionFailed):
-        blob.delete(if_generation_match=generation)
+        blob.delete(if_generation_match=generation, **options)
 
 
 def status_of(error: BaseException) -> int | None:

@@ -89,11 +89,15 @@ class Receiver:
         policy: UploadPolicy,
         chunk_size: int,
         object_namer: Callable[[UploadPolicy], str],
+        retry: t.Any = None,
     ) -> None:
         self.bucket = bucket
         self.policy = policy
         self.chunk_size = chunk_size
         self.object_namer = object_namer
+        #: google-cloud-storage's retry policy for this request's calls (``None``: the
+        #: library's default, which retries for up to 120 s).
+        self.retry = retry
         self.streams: list[UploadStream] = []
         self.files_seen = 0
         self.parser_made = False

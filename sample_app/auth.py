@@ -8,7 +8,7 @@ import typing as t
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from framework import Blueprint, flash, g, redirect, render_template, request, session, url_for
-from gae.sessions import destroy, regenerate
+from gae.sessions import regenerate
 
 from .models import User
 from .security import clear_failures, login_blocked, record_failure, safe_next
@@ -75,6 +75,9 @@ def login() -> t.Any:
 @bp.post("/logout")
 def logout() -> t.Any:
     if g.user is not None:
-        destroy()
+        # Everything of the old session goes (its entity too, with the id): the new one
+        # only carries the goodbye message, and is deleted once that has been shown.
+        session.clear()
+        regenerate()
         flash("You are logged out.", "info")
     return redirect(url_for("posts.index"))

@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 import typing as t
 
-from werkzeug.exceptions import HTTPException, InternalServerError
+from google.api_core import exceptions as api_errors
+from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
 
 from framework import Flask, jsonify, render_template, request
 
@@ -22,6 +23,17 @@ MESSAGES = {
     500: "Something went wrong on our side. It has been logged.",
     503: "The service is busy or temporarily unavailable. Try again in a moment.",
 }
+
+DATASTORE_DOWN = (
+    "The noticeboard cannot reach its database (Datastore) right now, so this page or "
+    "action is unavailable. Try again in a moment."
+)
+#: What google-cloud-ndb raises once Datastore stayed unreachable through its retries.
+DATASTORE_UNAVAILABLE = (
+    api_errors.RetryError,
+    api_errors.ServiceUnavailable,
+    api_errors.DeadlineExceeded,
+)
 
 
 def _wants_json() -> bool:
@@ -42,7 +54,14 @@ def handle_http_error(error: HTTPException) -> t.Any:
         body = {"error": {"code": code, "name": error.name, "message": message}}
         response = jsonify(body)
     else:
-        response = render_template("error.html", code=code, name=error.name, message=message)
+        # A 503 may mean the session itself could not be read: the page must not touch it.
+        response = render_template(
+            "error.html",
+            code=code,
+            name=error.name,
+            message=message,
+            session_unavailable=code == 503,
+        )
     headers = {}
     if code == 405 and hasattr(error, "valid_methods") and error.valid_methods:
         headers["Allow"] = ", ".join(error.valid_methods)
@@ -55,6 +74,14 @@ def handle_server_error(error: InternalServerError) -> t.Any:
     return handle_http_error(error)
 
 
+def handle_datastore_unavailable(error: Exception) -> t.Any:
+    """Datastore down or timing out: a 503 with ``Retry-After``, never a 500."""
+    logger.error("Datastore unavailable: %s: %s", type(error).__name__, error)
+    return handle_http_error(ServiceUnavailable(DATASTORE_DOWN))
+
+
 def register(app: Flask) -> None:
     app.register_error_handler(HTTPException, handle_http_error)
     app.register_error_handler(500, handle_server_error)
+    for kind in DATASTORE_UNAVAILABLE:
+        app.register_error_handler(kind, handle_datastore_unavailable)

@@ -33,7 +33,13 @@ def page_of(query: t.Any, cursor_text: str | None) -> tuple[list[Post], str | No
     return posts, (next_cursor.urlsafe().decode() if more else None)
 
 
+#: Datastore numeric ids are 1 to 2**63 - 1; the URL's int converter accepts any number.
+MAX_ID = 2**63 - 1
+
+
 def get_post(post_id: int) -> Post:
+    if not 0 < post_id <= MAX_ID:
+        abort(404)  # Datastore refuses such ids with an error: no post has one
     post = Post.get_by_id(post_id)
     if post is None:
         abort(404)

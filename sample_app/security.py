@@ -23,6 +23,9 @@ CSRF_HEADER = "X-CSRF-Token"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 MAX_FAILURES = 5
 FAILURE_WINDOW = timedelta(minutes=15)
+#: Endpoints that answer everyone alike: they do not load the user, so they read no
+#: session and keep working while Datastore is unavailable.
+ANONYMOUS_ENDPOINTS = frozenset({"static", "health", "_ah_warmup"})
 
 
 class CSRFError(BadRequest):
@@ -56,7 +59,9 @@ def check_csrf() -> None:
 
 
 def load_user() -> None:
-    """Put the logged-in user (or None) on ``g.user``."""
+    """Put the logged-in user (or None) on ``g.user`` (not for :data:`ANONYMOUS_ENDPOINTS`)."""
+    if request.endpoint in ANONYMOUS_ENDPOINTS:
+        return
     user_id = session.get("user_id")
     g.user = User.get_by_id(user_id) if user_id else None
 

@@ -138,7 +138,9 @@ def call(app: WSGIApplication, environ: dict[str, t.Any], target: str) -> Result
     REQUESTS[target] += 1
     captured: list[tuple[str, list[tuple[str, str]]]] = []
 
-    def start_response(status: str, headers: list[tuple[str, str]], exc_info: t.Any = None) -> t.Any:
+    def start_response(
+        status: str, headers: list[tuple[str, str]], exc_info: t.Any = None
+    ) -> t.Any:
         if exc_info is not None and captured:
             raise exc_info[1].with_traceback(exc_info[2])
         captured[:] = [(status, list(headers))]
@@ -146,7 +148,7 @@ def call(app: WSGIApplication, environ: dict[str, t.Any], target: str) -> Result
 
     body_iter = app(environ, start_response)  # type: ignore[arg-type]
     try:
-        chunks = [chunk for chunk in body_iter]
+        chunks = list(body_iter)
     finally:
         close = getattr(body_iter, "close", None)
         if close is not None:

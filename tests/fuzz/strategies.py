@@ -148,7 +148,17 @@ HEADER_VALUES: dict[str, list[str]] = {
     "X-Requested-With": ["XMLHttpRequest"],
 }
 
-CONTENT_LENGTHS = ["abc", "-1", "1e3", " 12 ", "0x10", "99999999999999999999999", "\xb2", "1,1", "+5"]
+CONTENT_LENGTHS = [
+    "abc",
+    "-1",
+    "1e3",
+    " 12 ",
+    "0x10",
+    "99999999999999999999999",
+    "\xb2",
+    "1,1",
+    "+5",
+]
 
 latin1_text = st.text(alphabet=st.characters(min_codepoint=0, max_codepoint=255), max_size=40)
 
@@ -217,9 +227,10 @@ def query_string(draw: st.DrawFn, names: t.Sequence[str] = ()) -> bytes:
     pairs = draw(st.lists(st.tuples(name_strategy, value_strategy), max_size=6))
     encoded = draw(st.booleans())
     parts = []
-    for name, value in pairs:
-        if encoded:
-            name, value = _percent(name), _percent(value)
+    for raw_name, raw_value in pairs:
+        name, value = (
+            (_percent(raw_name), _percent(raw_value)) if encoded else (raw_name, raw_value)
+        )
         parts.append(name + b"=" + value if draw(st.booleans()) or not encoded else name)
     separator = draw(st.sampled_from([b"&", b"&", b";", b"&&"]))
     return separator.join(parts)
@@ -236,7 +247,13 @@ def header_value(draw: st.DrawFn, name: str) -> str:
         prefix = draw(st.sampled_from(known or ["x"]))
         return prefix + draw(
             st.sampled_from(
-                ["\r\nSet-Cookie: injected=1", "\nLocation: //evil.example", "\r", "\x00", "\r\n\r\n<h1>"]
+                [
+                    "\r\nSet-Cookie: injected=1",
+                    "\nLocation: //evil.example",
+                    "\r",
+                    "\x00",
+                    "\r\n\r\n<h1>",
+                ]
             )
         )
     if kind == 6:
@@ -244,7 +261,14 @@ def header_value(draw: st.DrawFn, name: str) -> str:
     return draw(latin1_text)
 
 
-HEADER_NAMES = [*HEADER_VALUES, "X-Custom", "Cookie2", "Content-MD5", "Forwarded", "X-HTTP-Method-Override"]
+HEADER_NAMES = [
+    *HEADER_VALUES,
+    "X-Custom",
+    "Cookie2",
+    "Content-MD5",
+    "Forwarded",
+    "X-HTTP-Method-Override",
+]
 
 
 @st.composite
@@ -338,8 +362,9 @@ json_values = st.recursive(
     | st.integers()
     | st.floats(allow_nan=True, allow_infinity=True)
     | st.text(max_size=20),
-    lambda children: st.lists(children, max_size=5)
-    | st.dictionaries(st.text(max_size=10), children, max_size=5),
+    lambda children: (
+        st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=10), children, max_size=5)
+    ),
     max_leaves=20,
 )
 
@@ -368,7 +393,9 @@ def json_body(draw: st.DrawFn, fields: dict[str, t.Any] | None = None) -> bytes:
             return (json.dumps(fields)[:-1] + f', "n": {number}}}').encode()
         return number.encode()
     if kind == 5:
-        return draw(st.sampled_from([b"NaN", b"-Infinity", b"[1e999]", b'{"a": NaN}', b'"\\ud800"']))
+        return draw(
+            st.sampled_from([b"NaN", b"-Infinity", b"[1e999]", b'{"a": NaN}', b'"\\ud800"'])
+        )
     if kind == 6:
         text = json.dumps(draw(json_values)).encode()
         cut = draw(st.integers(0, max(len(text) - 1, 0)))
@@ -377,7 +404,9 @@ def json_body(draw: st.DrawFn, fields: dict[str, t.Any] | None = None) -> bytes:
         return draw(st.binary(max_size=64))
     if kind == 8:
         value = json.dumps(fields or draw(json_values))
-        return value.encode(draw(st.sampled_from(["utf-16", "utf-32", "utf-8-sig", "latin-1"])), "replace")
+        return value.encode(
+            draw(st.sampled_from(["utf-16", "utf-32", "utf-8-sig", "latin-1"])), "replace"
+        )
     if kind == 9:
         return b'{"title": "\xff\xfe", "text": "\xc3"}'
     if kind == 10:
@@ -426,7 +455,19 @@ def urlencoded_body(draw: st.DrawFn, fields: dict[str, str] | None = None) -> by
     )
 
 
-BOUNDARIES = ["fuzzBoundary123", "b", "-", "x" * 71, "x" * 300, "a b", '"q"', "é", "", "---", "\r\n"]
+BOUNDARIES = [
+    "fuzzBoundary123",
+    "b",
+    "-",
+    "x" * 71,
+    "x" * 300,
+    "a b",
+    '"q"',
+    "é",
+    "",
+    "---",
+    "\r\n",
+]
 
 
 @st.composite
@@ -439,7 +480,9 @@ def multipart_body(draw: st.DrawFn, fields: dict[str, str] | None = None) -> tup
     if draw(st.integers(0, 9)) == 0:
         count = draw(st.integers(100, 3000))  # huge field counts
         for i in range(count):
-            parts.append(b'Content-Disposition: form-data; name="f%d"' % i + newline + newline + b"v")
+            parts.append(
+                b'Content-Disposition: form-data; name="f%d"' % i + newline + newline + b"v"
+            )
     else:
         items = []
         if fields and draw(st.integers(0, 3)) != 0:
@@ -453,25 +496,39 @@ def multipart_body(draw: st.DrawFn, fields: dict[str, str] | None = None) -> tup
                     st.one_of(
                         st.none(),
                         st.sampled_from(
-                            ["a.txt", "../../etc/passwd", "C:\\x\\y.png", "", "a\r\nb", "é.pdf", "x" * 600]
+                            [
+                                "a.txt",
+                                "../../etc/passwd",
+                                "C:\\x\\y.png",
+                                "",
+                                "a\r\nb",
+                                "é.pdf",
+                                "x" * 600,
+                            ]
                         ),
                         latin1_text,
                     ),
                     st.one_of(
                         st.binary(max_size=64),
-                        st.sampled_from([b"\x89PNG\r\n\x1a\n" + b"\0" * 20, b"%PDF-1.4", b"MZ\x90\x00"]),
+                        st.sampled_from(
+                            [b"\x89PNG\r\n\x1a\n" + b"\0" * 20, b"%PDF-1.4", b"MZ\x90\x00"]
+                        ),
                         st.integers(1, 300_000).map(lambda n: b"z" * n),
                     ),
                     st.one_of(
                         st.none(),
-                        st.sampled_from(["text/plain", "image/png", "application/pdf", "x", "", "a/b; c"]),
+                        st.sampled_from(
+                            ["text/plain", "image/png", "application/pdf", "x", "", "a/b; c"]
+                        ),
                     ),
                 ),
                 max_size=4,
             )
         )
         for name, filename, content, ctype in items:
-            head = [b'Content-Disposition: form-data; name="' + name.encode("utf-8", "replace") + b'"']
+            head = [
+                b'Content-Disposition: form-data; name="' + name.encode("utf-8", "replace") + b'"'
+            ]
             if filename is not None:
                 head[0] += b'; filename="' + filename.encode("utf-8", "replace") + b'"'
             if ctype is not None:
@@ -593,9 +650,11 @@ def requests(
     cookie = draw(cookie_header(target.cookies))
     if cookie is not None:
         raw.headers.append(("Cookie", cookie))
-    if bodies is not None or method in {"POST", "PUT", "PATCH", "DELETE"} or draw(
-        st.integers(0, 4)
-    ) == 0:
+    if (
+        bodies is not None
+        or method in {"POST", "PUT", "PATCH", "DELETE"}
+        or draw(st.integers(0, 4)) == 0
+    ):
         ctype, raw.body = draw(bodies if bodies is not None else body_and_type(target.fields))
         if ctype is not None:
             raw.headers.append(("Content-Type", ctype))
@@ -611,7 +670,9 @@ def requests(
     return raw
 
 
-def json_bodies(fields: dict[str, t.Any] | None = None) -> st.SearchStrategy[tuple[str | None, bytes]]:
+def json_bodies(
+    fields: dict[str, t.Any] | None = None,
+) -> st.SearchStrategy[tuple[str | None, bytes]]:
     """``(content_type, body)`` pairs aimed at JSON endpoints."""
     return st.tuples(
         st.sampled_from(["application/json", "application/json; charset=utf-8", "text/plain"]),
@@ -619,7 +680,9 @@ def json_bodies(fields: dict[str, t.Any] | None = None) -> st.SearchStrategy[tup
     )
 
 
-def form_bodies(fields: dict[str, str] | None = None) -> st.SearchStrategy[tuple[str | None, bytes]]:
+def form_bodies(
+    fields: dict[str, str] | None = None,
+) -> st.SearchStrategy[tuple[str | None, bytes]]:
     """``(content_type, body)`` pairs aimed at form endpoints (urlencoded and multipart)."""
     return st.one_of(
         urlencoded_body(fields).map(lambda b: ("application/x-www-form-urlencoded", b)),

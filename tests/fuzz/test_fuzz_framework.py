@@ -34,7 +34,7 @@ from .strategies import Cookies, Target, form_bodies, json_bodies, requests
 SECRET = "fuzz-secret-key-0123456789abcdef"
 SECRET_MARK = b"TOP-SECRET-FILE-CONTENT"
 FUZZ = settings(
-    max_examples=examples(400),
+    max_examples=examples(300),
     deadline=None,
     derandomize=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
@@ -257,7 +257,8 @@ def test_any_request_behind_gae_wrap(apps: Apps, data: st.DataObject) -> None:
 def test_json_bodies(apps: Apps, data: st.DataObject) -> None:
     target = replace(apps.target, paths=[b"/json", b"/json/silent"])
     raw = data.draw(
-        requests(target, methods=["POST", "PUT"], bodies=json_bodies(target.fields)), label="request"
+        requests(target, methods=["POST", "PUT"], bodies=json_bodies(target.fields)),
+        label="request",
     )
     _check(apps.plain, raw)
 
@@ -283,8 +284,9 @@ def test_paths_converters_and_files(apps: Apps, data: st.DataObject) -> None:
 @FUZZ
 @given(data=st.data())
 def test_headers_and_cookies_behind_gae_wrap(apps: Apps, data: st.DataObject) -> None:
-    target = replace(apps.target, 
-        paths=[b"/headers", b"/cookies", b"/session", b"/stream", b"/download/hello.txt"]
+    target = replace(
+        apps.target,
+        paths=[b"/headers", b"/cookies", b"/session", b"/stream", b"/download/hello.txt"],
     )
     raw = data.draw(requests(target, methods=["GET", "HEAD"]), label="request")
     _check(apps.wrapped, raw)

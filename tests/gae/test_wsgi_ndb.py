@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 from collections.abc import Iterator
 
 import pytest
@@ -120,3 +121,29 @@ def test_twenty_concurrent_requests_each_get_their_own_context(app: Flask) -> No
     assert results == {n: str(n) for n in range(20)}
     assert len({id(c) for c in seen.values()}) == 20
     assert set(after.values()) == {None}
+
+
+def test_static_files_get_a_context_for_hooks_that_use_datastore(
+    datastore_emulator: DatastoreEmulator, tmp_path: Path
+) -> None:
+    # A logged-in user's stylesheet request runs the app's before_request hooks (which load
+    # the user from Datastore) and may refresh a Datastore session: it needs a context.
+    reload_settings()
+    gae.ndb.set_client_factory(None)
+    datastore_emulator.reset()
+    (tmp_path / "static").mkdir()
+    (tmp_path / "static" / "style.css").write_text("body{}")
+    app = Flask(__name__, root_path=str(tmp_path))
+    app.config["TESTING"] = True
+
+    @app.before_request
+    def load_user() -> None:
+        Visit.get_by_id("user")
+
+    AppEngine(app, settings=Settings.from_environ({}))
+    try:
+        response = app.test_client().get("/static/style.css")
+        assert (response.status_code, response.text) == (200, "body{}")
+        response.close()
+    finally:
+        gae.ndb.set_client_factory(None)

@@ -18,10 +18,18 @@ def test_front_page_is_empty_and_anonymous_visitors_get_no_session(client: Flask
 def test_signup_login_logout(users: Users, app: Flask) -> None:
     client = users.signup("alice")
     assert "alice" in client.get("/").text
+    old_cookie = client.get_cookie("session")
+    assert old_cookie is not None
     token = csrf_from(client, "/")
     response = client.post("/auth/logout", data={"csrf_token": token})
     assert response.status_code == 302
-    assert "Log in" in client.get("/").text
+    page = client.get("/").text
+    assert "You are logged out." in page
+    assert "Log in" in page
+    # The logged-in session is gone on the server: its old cookie opens nothing.
+    stale = app.test_client()
+    stale.set_cookie("session", old_cookie.value)
+    assert "Log in" in stale.get("/").text
 
     token = csrf_from(client)
     response = client.post(

@@ -1,0 +1,200 @@
+"""End to end in a real browser: headless Chromium (Debian's) driving the sample app served
+by gunicorn (the app.yaml command line) against the Datastore emulator and fake-gcs-server.
+
+fake-gcs-server stands in for Cloud Storage here because it answers CORS preflights, as
+a bucket configured for browser uploads does (docs/storage.md).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import typing as t
+import urllib.request
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from gae.emulators import DatastoreEmulator, StorageEmulator
+
+ROOT = Path(__file__).resolve().parents[2]
+SECRET = "browser-e2e-secret-key-0123456789abcdef"
+CHROMIUM = shutil.which("chromium")
+CHROMEDRIVER = shutil.which("chromedriver")
+
+pytestmark = pytest.mark.skipif(
+    (CHROMIUM is None or CHROMEDRIVER is None) and not os.environ.get("CI"),
+    reason="needs Debian's chromium and chromium-driver: apt-get install chromium chromium-driver",
+)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _entrypoint_args() -> list[str]:
+    for line in (ROOT / "app.yaml").read_text(encoding="utf-8").splitlines():
+        if line.startswith("entrypoint:"):
+            return line.split(":", 1)[1].split()
+    raise AssertionError("app.yaml has no entrypoint")
+
+
+@pytest.fixture
+def server(
+    datastore_emulator: DatastoreEmulator, fake_gcs_emulator: StorageEmulator
+) -> Iterator[str]:
+    datastore_emulator.reset()
+    fake_gcs_emulator.reset()
+    port = _free_port()
+    args = _entrypoint_args()
+    args[args.index("--bind") + 1] = f"127.0.0.1:{port}"
+    env = {
+        **os.environ,
+        **datastore_emulator.env,
+        **fake_gcs_emulator.env,
+        "GCS_BUCKET": str(fake_gcs_emulator.bucket),
+        "SECRET_KEY": SECRET,
+    }
+    args[0] = str(Path(sys.executable).with_name(args[0]))  # the venv's gunicorn
+    proc = subprocess.Popen(
+        args,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/healthz", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise AssertionError(
+                        f"gunicorn did not start: {proc.stderr.read()!r}"
+                    ) from None  # type: ignore[union-attr]
+                time.sleep(0.2)
+        yield url
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        if proc.stderr is not None:
+            proc.stderr.close()
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[object]:
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'profile'}",
+    ):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    driver.set_page_load_timeout(60)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def _png(path: Path) -> Path:
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + os.urandom(2048))
+    return path
+
+
+def _big_zip(path: Path, size: int) -> Path:
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as archive:
+        archive.writestr("payload.bin", os.urandom(size))
+    return path
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def test_sign_up_post_attach_small_and_large_download_and_log_out(
+    server: str, browser: t.Any, tmp_path: Path
+) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    wait = WebDriverWait(browser, 120)
+    small = _png(tmp_path / "photo.png")
+    large = _big_zip(tmp_path / "archive.zip", 33 * 1024 * 1024)  # over the 32 MiB limit
+
+    browser.get(f"{server}/auth/signup")
+    browser.find_element(By.NAME, "username").send_keys("browser_user")
+    browser.find_element(By.NAME, "password").send_keys("a long password")
+    browser.find_element(By.CSS_SELECTOR, "form.stack button").click()
+    wait.until(ec.text_to_be_present_in_element((By.CSS_SELECTOR, ".flash"), "Welcome"))
+
+    browser.get(f"{server}/new")
+    browser.find_element(By.NAME, "title").send_keys("From a real browser")
+    browser.find_element(By.NAME, "text").send_keys("Line one\nLine <two>")
+    browser.find_element(By.CSS_SELECTOR, "form.stack button").click()
+    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "article.post h1")))
+    assert browser.find_element(By.CSS_SELECTOR, "article.post h1").text == "From a real browser"
+    post_url = browser.current_url
+
+    browser.find_element(By.ID, "small-file").send_keys(str(small))
+    browser.find_element(By.CSS_SELECTOR, "form[enctype='multipart/form-data'] button").click()
+    wait.until(ec.text_to_be_present_in_element((By.CSS_SELECTOR, ".attachments"), "photo.png"))
+
+    browser.find_element(By.ID, "large-file").send_keys(str(large))
+    browser.find_element(By.CSS_SELECTOR, "#direct-upload button").click()
+
+    def uploaded(driver: t.Any) -> bool:
+        status = driver.find_elements(By.ID, "direct-status")
+        if status and status[0].text not in {"", "Done."} and "..." not in status[0].text:
+            raise AssertionError(f"direct upload failed: {status[0].text}")
+        return "archive.zip" in driver.find_element(By.CSS_SELECTOR, ".attachments").text
+
+    wait.until(uploaded)
+
+    # Download both with the browser's session and compare with what was uploaded.
+    cookies = "; ".join(f"{c['name']}={c['value']}" for c in browser.get_cookies())
+    links = {
+        a.text: a.get_attribute("href")
+        for a in browser.find_elements(By.CSS_SELECTOR, ".attachments a")
+    }
+    for name, original in (("photo.png", small), ("archive.zip", large)):
+        request = urllib.request.Request(links[name], headers={"Cookie": cookies})
+        with urllib.request.urlopen(request, timeout=120) as response:
+            assert _sha256(response.read()) == _sha256(original.read_bytes()), name
+
+    browser.get(post_url)
+    browser.find_element(By.CSS_SELECTOR, "header form.inline button").click()
+    wait.until(ec.text_to_be_present_in_element((By.CSS_SELECTOR, ".flash"), "logged out"))
+    assert "Log in" in browser.find_element(By.CSS_SELECTOR, "header nav").text
