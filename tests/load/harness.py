@@ -536,10 +536,7 @@ class Load:
     def _run(self, user: VirtualUser) -> None:
         deadline = None if self.duration is None else self.started + self.duration
         try:
-            if isinstance(user, Bystander):
-                user.signup()  # its requests carry a real session cookie
-            else:
-                user.signup()
+            user.signup()  # a bystander too: its requests carry a real session cookie
             while not self._stop.is_set() and (deadline is None or time.monotonic() < deadline):
                 user.step()
                 if self.pause:
