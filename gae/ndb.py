@@ -7,6 +7,7 @@ F1 instance).
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import threading
 import typing as t
@@ -115,3 +116,18 @@ class RequestContext:
                 manager.__exit__(None, None, None)
             else:
                 manager.__exit__(type(exc), exc, exc.__traceback__)
+
+
+@contextlib.contextmanager
+def ensure_context() -> t.Iterator[t.Any]:
+    """The active ndb context, or a new one for the duration of the block.
+
+    For library code (sessions) that may run in an app that never imported ndb itself, so
+    the entry-point adapter opened no context for the request.
+    """
+    context = current_context()
+    if context is not None:
+        yield context
+        return
+    with get_client().context() as context:
+        yield context

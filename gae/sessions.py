@@ -34,6 +34,7 @@ from werkzeug.exceptions import ServiceUnavailable
 from framework import session as current_session
 from framework.sessions import SessionInterface, SessionMixin
 
+from .ndb import ensure_context
 from .session_store import SessionStoreUnavailable, SessionTooLarge, Store, now
 
 if t.TYPE_CHECKING:
@@ -256,7 +257,8 @@ class DatastoreSessionInterface(SessionInterface):
             # messages): the same 503 at once, without waiting for Datastore again.
             raise ServiceUnavailable(_UNAVAILABLE)
         try:
-            stored = self.store(app).load(sid)
+            with ensure_context():
+                stored = self.store(app).load(sid)
         except SessionStoreUnavailable as error:
             logger.error("%s", error)
             request.environ[_LOAD_FAILED] = True
@@ -301,7 +303,8 @@ class DatastoreSessionInterface(SessionInterface):
         if sess.accessed:
             response.vary.add("Cookie")
         try:
-            self._save(app, sess, response)
+            with ensure_context():
+                self._save(app, sess, response)
         except SessionStoreUnavailable as error:
             logger.error("%s", error)
             _become_unavailable(response)

@@ -375,3 +375,38 @@ def test_kind_and_namespace_settings(datastore_emulator: DatastoreEmulator) -> N
     sid = sid_of(client)
     assert stored(sid, "WebSession", "site-a") is not None
     assert stored(sid) is None
+
+
+def test_sessions_work_in_an_app_that_never_imports_ndb(
+    datastore_emulator: DatastoreEmulator,
+) -> None:
+    # A fresh interpreter: the app itself never imports google.cloud.ndb, so the adapter
+    # opens no context per request; the session interface must open its own.
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "import gae\n"
+        "from framework import Flask, session\n"
+        "app = Flask('nondb')\n"
+        "app.config['SECRET_KEY'] = 'k' * 40\n"
+        "app.add_url_rule('/w', 'w', lambda: session.__setitem__('a', 1) or 'ok')\n"
+        "app.add_url_rule('/r', 'r', lambda: str(session.get('a')))\n"
+        "gae.wrap(app, sessions=True)\n"
+        "assert 'google.cloud.ndb' not in sys.modules\n"
+        "client = app.test_client()\n"
+        "print(client.get('/w').status_code, client.get('/r').text)\n"
+    )
+    import os
+
+    env = {**os.environ, **datastore_emulator.env}
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert out.stdout.split() == ["200", "1"], out.stderr
