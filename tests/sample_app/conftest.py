@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 import gae.ndb
+import gae.storage
 from framework import Flask
 from framework.testing import FlaskClient
 from gae.emulators import DatastoreEmulator, StorageEmulator
@@ -18,15 +19,25 @@ CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 @pytest.fixture
-def app(datastore_emulator: DatastoreEmulator, gcs_emulator: StorageEmulator) -> Iterator[Flask]:
+def app(
+    datastore_emulator: DatastoreEmulator,
+    gcs_emulator: StorageEmulator,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[Flask]:
+    # Other session fixtures (fake-gcs-server) export their own STORAGE_EMULATOR_HOST:
+    # point this test's clients at these emulators explicitly, with fresh clients.
+    for key, value in {**datastore_emulator.env, **gcs_emulator.env}.items():
+        monkeypatch.setenv(key, value)
     reload_settings()
     gae.ndb.set_client_factory(None)
+    gae.storage.set_client_factory(None)
     datastore_emulator.reset()
     gcs_emulator.reset()
     from sample_app import create_app
 
     yield create_app({"TESTING": True, "UPLOAD_BUCKET": gcs_emulator.bucket})
     gae.ndb.set_client_factory(None)
+    gae.storage.set_client_factory(None)
 
 
 @pytest.fixture
