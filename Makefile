@@ -11,7 +11,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: install run test lint typecheck docs pytest bench fuzz clean
+.PHONY: install run test lint typecheck docs pytest bench fuzz load clean
 
 $(STAMP): pyproject.toml requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -47,8 +47,21 @@ pytest: $(STAMP) $(BROWSER_STAMP)
 
 test: lint docs typecheck pytest
 
+# The long fuzz run (`make test` runs a bounded one): FUZZ_EXAMPLES examples per fuzz test;
+# the request count is printed at the end (FUZZ_STATS=file.json also writes it there).
+FUZZ_EXAMPLES ?= 20000
+fuzz: $(STAMP)
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest tests/fuzz -p no:cacheprovider
+
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
+
+# The sample app on app.yaml's gunicorn command line against the emulators, loaded for
+# LOAD_SECONDS by virtual users (pages, posts, uploads, API): prints requests/s, p50/p99
+# latency, errors and the worker's memory; fails on any error or 10 % memory growth.
+LOAD_SECONDS ?= 30
+load: $(STAMP)
+	$(BIN)/python -m tests.load.run --duration $(LOAD_SECONDS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build *.egg-info docs/_build

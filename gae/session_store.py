@@ -90,7 +90,12 @@ def check_size(payload: str) -> None:
 
 
 class Store:
-    """Session reads and writes for one kind and namespace, with bounded retries."""
+    """Session reads and writes for one kind and namespace, with bounded retries.
+
+    ``timeout``: seconds per Datastore call; ``retries``: how often a call (or a
+    transaction) is retried when Datastore is unreachable; ``transaction_retries``: how
+    often a transaction that lost to a concurrent one is retried.
+    """
 
     def __init__(
         self,
@@ -116,6 +121,36 @@ class Store:
     def _options(self) -> dict[str, t.Any]:
         # The in-context cache would hide other requests' writes from our transaction.
         return {"timeout": self.timeout, "retries": self.retries, "use_cache": False}
+
+    def _transaction(self, apply: t.Callable[[], None]) -> None:
+        """Run ``apply`` in a transaction: contention is retried ``transaction_retries``
+        times, an unreachable Datastore only ``retries`` times.
+
+        ndb's own transaction retries treat both alike, with a back-off growing to a
+        minute: a session write while Datastore was down took 80 s to fail.
+        """
+        from google.api_core import exceptions as api
+        from google.api_core.retry import exponential_sleep_generator
+        from google.cloud import ndb  # type: ignore[import-untyped, unused-ignore]
+
+        delays = exponential_sleep_generator(1.0, 60.0, 2.0)  # ndb's back-off
+        contended = failed = 0
+        while True:
+            try:
+                ndb.transaction(apply, retries=0)
+                return
+            except (api.Aborted, api.RetryError) as error:
+                cause = error.cause if isinstance(error, api.RetryError) else error
+                if not isinstance(cause, api.Aborted):
+                    raise  # a call inside gave up after its own retries
+                contended += 1
+                if contended > self.transaction_retries:
+                    raise
+            except (api.ServiceUnavailable, api.InternalServerError, api.Unknown):
+                failed += 1
+                if failed > self.retries:
+                    raise
+            time.sleep(next(delays))
 
     def load(self, sid: str) -> tuple[dict[str, t.Any], datetime] | None:
         """``(data, expires)`` of a live session, or ``None`` if missing or expired."""
@@ -148,14 +183,12 @@ class Store:
         changed) overwrites the whole payload; otherwise only ``changes`` and ``removed``
         are applied to what is stored now. Returns the data as stored.
         """
-        from google.cloud import ndb  # type: ignore[import-untyped, unused-ignore]
-
         model = session_model(self.kind)
         key = self.key(sid)
         written: dict[str, t.Any] = {}
 
         def apply() -> None:
-            entity = key.get(use_cache=False)
+            entity = key.get(**self._options())
             if replace is not None:
                 data = dict(replace)
             else:
@@ -176,18 +209,16 @@ class Store:
             written.update(data)
 
         with _unavailable_as_error("saving a session"):
-            ndb.transaction(apply, retries=self.transaction_retries)
+            self._transaction(apply)
         return written
 
     def touch(self, sid: str, expires: datetime) -> bool:
         """Push a live session's expiry forward; ``False`` if it no longer exists."""
-        from google.cloud import ndb  # type: ignore[import-untyped, unused-ignore]
-
         key = self.key(sid)
         found: list[bool] = []
 
         def apply() -> None:
-            entity = key.get(use_cache=False)
+            entity = key.get(**self._options())
             found[:] = [entity is not None]
             if entity is not None:
                 entity.expires = expires
@@ -195,7 +226,7 @@ class Store:
                 entity.put(use_cache=False)
 
         with _unavailable_as_error("refreshing a session"):
-            ndb.transaction(apply, retries=self.transaction_retries)
+            self._transaction(apply)
         return bool(found and found[0])
 
     def delete(self, *sids: str) -> None:
@@ -209,8 +240,6 @@ class Store:
         self, old_sid: str | None, new_sid: str, data: dict[str, t.Any], expires: datetime
     ) -> None:
         """Store ``data`` under ``new_sid`` and delete ``old_sid``, atomically."""
-        from google.cloud import ndb  # type: ignore[import-untyped, unused-ignore]
-
         payload = dumps(data)
         check_size(payload)
         model = session_model(self.kind)
@@ -221,7 +250,7 @@ class Store:
                 self.key(old_sid).delete()
 
         with _unavailable_as_error("regenerating a session"):
-            ndb.transaction(apply, retries=self.transaction_retries)
+            self._transaction(apply)
 
     def cleanup(
         self, *, batch_size: int = 500, time_budget: float = 20.0, cursor: t.Any = None

@@ -151,6 +151,18 @@ class Storage(DirectUploads, Downloads):
         receiver.claimed = True
         return receiver.records()
 
+    def keep(self) -> None:
+        """Keep this request's stored files even if it ends with an error.
+
+        Call it when a record of the files may exist although the view fails: a Datastore
+        write that raised may still have been committed (its answer was lost). An object
+        that nothing refers to is only garbage; a record of a deleted object is a broken
+        download.
+        """
+        receiver = request.environ.get(RECEIVER_KEY)
+        if isinstance(receiver, Receiver):
+            receiver.keep = True
+
     def accepts_uploads(self, policy: UploadPolicy | None = None) -> t.Callable[[V], V]:
         """Mark a view whose files go to Cloud Storage as soon as anything reads the form.
 
@@ -187,12 +199,14 @@ class Storage(DirectUploads, Downloads):
     def _after_request(self, response: Response) -> Response:
         receiver = request.environ.get(RECEIVER_KEY)
         # Files of a failed request, or that no view took from receive(), belong to
-        # nothing: they go.
-        if isinstance(receiver, Receiver) and (response.status_code >= 400 or not receiver.claimed):
+        # nothing: they go (unless the view asked to keep them).
+        if not isinstance(receiver, Receiver) or receiver.keep:
+            return response
+        if response.status_code >= 400 or not receiver.claimed:
             receiver.abort()
         return response
 
     def _teardown_request(self, error: BaseException | None) -> None:
         receiver = request.environ.get(RECEIVER_KEY)
-        if error is not None and isinstance(receiver, Receiver):
+        if error is not None and isinstance(receiver, Receiver) and not receiver.keep:
             receiver.abort()

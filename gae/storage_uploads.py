@@ -104,6 +104,8 @@ class Receiver:
         self.bytes_read = 0
         #: Whether ``Storage.receive()`` handed the records to the view.
         self.claimed = False
+        #: Whether the view asked to keep the files whatever the response (``Storage.keep``).
+        self.keep = False
 
     def make_parser(self, request: _RequestBase) -> FormDataParser:
         """The form parser for ``request``, with this receiver as its stream factory."""

@@ -24,8 +24,9 @@ from gae.storage import (
     UploadPolicy,
 )
 
+from .errors import DATASTORE_UNAVAILABLE
 from .models import Attachment, Post
-from .posts import get_post, own_post
+from .posts import MAX_ID, get_post, own_post
 from .security import login_required
 
 bp = Blueprint("attachments", __name__)
@@ -102,7 +103,13 @@ def upload(post_id: int) -> t.Any:
     files = storage.receive()
     if not files:
         abort(400, "Choose a file to upload.")
-    record(post, files[0])
+    try:
+        record(post, files[0])
+    except DATASTORE_UNAVAILABLE:
+        # The record may have been committed although the call failed: keep the object,
+        # so that no attachment ever points at a deleted one.
+        storage.keep()
+        raise
     flash(f"Attached {files[0].original_filename}.", "success")
     return redirect(url_for("posts.show", post_id=post_id))
 
@@ -152,6 +159,8 @@ def finalize(post_id: int) -> t.Any:
 @bp.get("/p/<int:post_id>/a/<int:attachment_id>")
 def download(post_id: int, attachment_id: int) -> t.Any:
     post = get_post(post_id)
+    if not 0 < attachment_id <= MAX_ID:
+        abort(404)  # Datastore refuses such ids with an error: no attachment has one
     attachment = Attachment.get_by_id(attachment_id, parent=post.key)
     if attachment is None:
         abort(404)

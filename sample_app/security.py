@@ -84,10 +84,13 @@ def safe_next(target: str | None, fallback: str) -> str:
     """``target`` if it is a path on this site, else ``fallback`` (no open redirects)."""
     if not target:
         return fallback
-    if any(c in target for c in "\r\n\\") or not target.startswith("/"):
+    if any(c in target for c in "\r\n\\") or not target.startswith("/") or target[:2] == "//":
         return fallback
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or target.startswith("//"):
+    try:
+        parts = urlsplit(target)
+    except ValueError:  # e.g. "//\uff0f": a netloc NFKC-normalising to a slash
+        return fallback
+    if parts.scheme or parts.netloc:
         return fallback
     return target
 

@@ -86,9 +86,9 @@ def _multipart(body: bytes, boundary: str = "b") -> dict[str, t.Any]:
 def test_multipart_part_without_a_name_is_dropped() -> None:
     app = _app()
     body = (
-        b"--b\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n1\r\n"
+        b'--b\r\nContent-Disposition: form-data; name="a"\r\n\r\n1\r\n'
         b"--b\r\nContent-Disposition: attachment\r\n\r\nno name\r\n"
-        b"--b\r\nContent-Disposition: form-data; filename=\"x.txt\"\r\n\r\nfile\r\n"
+        b'--b\r\nContent-Disposition: form-data; filename="x.txt"\r\n\r\nfile\r\n'
         b"--b--\r\n"
     )
     response = app.test_client().post("/form", **_multipart(body))

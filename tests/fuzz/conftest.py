@@ -8,30 +8,29 @@ from __future__ import annotations
 
 import json
 import os
-import time
 
 import pytest
 
 from .harness import REQUESTS, STATUSES
 
-_started: list[float] = []
+_seconds: list[float] = []
 
 
-def pytest_sessionstart(session: pytest.Session) -> None:
-    _started.append(time.monotonic())
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.nodeid.startswith("tests/fuzz/"):
+        _seconds.append(report.duration)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     total = sum(REQUESTS.values())
     if not total:
         return
-    elapsed = time.monotonic() - _started[0] if _started else 0.0
+    seconds = sum(_seconds)
     by_target = ", ".join(f"{name}: {count}" for name, count in sorted(REQUESTS.items()))
     examples = os.environ.get("FUZZ_EXAMPLES", "default")
     terminalreporter.write_sep("-", "fuzz")
     terminalreporter.write_line(
-        f"fuzz: {total} requests tried ({by_target}); FUZZ_EXAMPLES={examples}; "
-        f"session {elapsed:.1f} s"
+        f"fuzz: {total} requests tried ({by_target}) in {seconds:.1f} s; FUZZ_EXAMPLES={examples}"
     )
     for name, statuses in sorted(STATUSES.items()):
         shown = ", ".join(f"{code}: {n}" for code, n in sorted(statuses.items()))
@@ -43,7 +42,8 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
                 {
                     "requests": dict(REQUESTS),
                     "total": total,
-                    "seconds": elapsed,
+                    "seconds": seconds,
+                    "examples": examples,
                     "statuses": {k: dict(v) for k, v in STATUSES.items()},
                 },
                 f,

@@ -34,7 +34,7 @@ from .strategies import Cookies, Target, form_bodies, json_bodies, requests
 SECRET = "fuzz-secret-key-0123456789abcdef"
 SECRET_MARK = b"TOP-SECRET-FILE-CONTENT"
 FUZZ = settings(
-    max_examples=examples(300),
+    max_examples=examples(200),
     deadline=None,
     derandomize=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
@@ -120,7 +120,8 @@ def make_app(root: Path) -> Flask:
     @app.route("/session", methods=["GET", "POST"])
     def session_view() -> t.Any:
         if request.method == "POST":
-            for key, value in request.form.items():
+            # At most 10 short entries: a bigger cookie only earns werkzeug's size warning.
+            for key, value in list(request.form.items())[:10]:
                 session[key[:20]] = value[:100]
         return jsonify(session=dict(session))
 

@@ -3,7 +3,8 @@ emulators and load it; prints requests/s, p50/p99 latency, errors and the worker
 
     .venv/bin/python -m tests.load.run --duration 30 [--users 8] [--warmup 3]
 
-Exits 1 if any request failed or the worker's memory grew by 10 % or more.
+Exits 1 if any request failed (or none was sent), or the worker's memory grew by 10 % or
+more.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .harness import Stack, describe, run
+from .report import describe, run
+from .server import Stack
 
 MAX_GROWTH = 0.10
 
@@ -35,7 +37,8 @@ def main(argv: list[str] | None = None) -> int:
                 max_requests=args.max_requests,
             )
         print(describe(result, stack, args.users))
-    failed = result.summary.errors > 0 or result.rss_growth >= MAX_GROWTH
+    summary = result.summary
+    failed = summary.errors > 0 or summary.requests == 0 or result.rss_growth >= MAX_GROWTH
     return 1 if failed else 0
 
 

@@ -20,3 +20,17 @@ def test_logged_in_user_gets_the_stylesheet(users: Users) -> None:
     response = client.get("/static/style.css")
     assert response.status_code == 200
     response.close()
+
+
+def test_next_that_urlsplit_refuses_falls_back(client: FlaskClient) -> None:
+    # "//\uff0f": urlsplit raises ValueError (the netloc NFKC-normalises to "/").
+    response = client.get("/auth/login", query_string={"next": "//\uff0f"})
+    assert response.status_code == 200
+    assert 'name="next" value="/"' in response.text
+
+
+@pytest.mark.parametrize("attachment_id", ["0", str(2**63)])
+def test_attachment_ids_datastore_cannot_hold_are_404(users: Users, attachment_id: str) -> None:
+    client = users.signup("ada")
+    post_id = users.post(client)
+    assert client.get(f"/p/{post_id}/a/{attachment_id}").status_code == 404
