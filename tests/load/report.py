@@ -9,6 +9,9 @@ from dataclasses import dataclass
 from .server import HOST, REQUEST_TIMEOUT, Stack
 from .users import Load, Sample, VirtualUser
 
+#: How long sign-ups (password hashing: CPU-bound) may take before a run gives up.
+SIGNUP_TIMEOUT = 60.0
+
 
 def percentile(values: list[float], fraction: float) -> float:
     """The ``fraction`` quantile (nearest rank) of ``values``."""
@@ -84,19 +87,25 @@ def run(
     users: int = 8,
     max_requests: int = 200_000,
 ) -> RunResult:
-    """Warm up (sign-ups, first pages), sample the worker's RSS, load for ``duration``
-    seconds (or ``max_requests``), sample RSS again. Only post-warm-up requests count."""
-    load = Load(stack.port, users=users, duration=warmup + duration, max_requests=max_requests)
+    """Warm up (``warmup`` seconds, and until every user has signed up), sample the
+    worker's RSS, load for ``duration`` seconds (or ``max_requests``), sample RSS again.
+    Only post-warm-up requests count."""
+    load = Load(stack.port, users=users, max_requests=max_requests)
     load.start()
     try:
         time.sleep(warmup)
+        deadline = time.monotonic() + SIGNUP_TIMEOUT
+        while not all(user.csrf for user in load.users):
+            if time.monotonic() > deadline or load.crashes:
+                raise RuntimeError(f"Not every user signed up within {SIGNUP_TIMEOUT:.0f} s.")
+            time.sleep(0.05)
         rss_start = stack.worker_rss_kib()
         measured_from = time.monotonic()
-    except BaseException:
-        load.stop()
-        raise
+        while time.monotonic() < measured_from + duration and load.running:
+            time.sleep(0.05)  # (users stop early once the request budget is spent)
     finally:
-        load.join(timeout=duration + warmup + 2 * REQUEST_TIMEOUT)
+        load.stop()
+        load.join(timeout=2 * REQUEST_TIMEOUT)
     rss_end = stack.worker_rss_kib()
     samples = load.recorder.snapshot()
     measured = [s for s in samples if s.started >= measured_from]

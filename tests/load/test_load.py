@@ -34,7 +34,7 @@ def test_mixed_load_has_no_errors_and_bounded_memory(
     assert set(summary.statuses) <= set(EXPECTED.values())
     # Every part of the mix ran: pages, post pages, posts (Datastore and session writes),
     # attachments (Cloud Storage) and the API.
-    assert set(summary.by_kind) == {"page", "post-page", "create", "upload", "api"}
+    assert {"page", "post-page", "create", "upload", "api"} <= set(summary.by_kind)
     assert min(summary.by_kind.values()) >= 5
     assert result.rss_growth < MAX_GROWTH
 

@@ -397,5 +397,10 @@ class Load:
         self.finished = time.monotonic()
 
     @property
+    def running(self) -> bool:
+        """Whether any user is still sending requests."""
+        return any(thread.is_alive() for thread in self._threads)
+
+    @property
     def all_users(self) -> list[VirtualUser]:
         return [*self.users, *self.bystanders]

@@ -21,12 +21,15 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _get(url: str, deadline: float) -> bytes:
+def _get(url: str, deadline: float, proc: subprocess.Popen[bytes]) -> bytes:
     while True:
         try:
             with urllib.request.urlopen(url, timeout=2) as response:
                 return bytes(response.read())
         except (urllib.error.URLError, ConnectionError):
+            if proc.poll() is not None:
+                stderr = proc.stderr.read() if proc.stderr else b""
+                raise AssertionError(f"`python -m sample_app` exited: {stderr[-2000:]!r}") from None
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.1)
@@ -49,14 +52,22 @@ def _processes_mentioning(text: str) -> list[int]:
 def test_python_m_sample_app_serves_hello_world(tmp_path: Path) -> None:
     port = _free_port()
     data_dir = tmp_path / "emulator-data"
-    env = {
-        **os.environ,
-        "HOST": "127.0.0.1",
-        "PORT": str(port),
-        "EMULATOR_DATA_DIR": str(data_dir),
-    }
-    for name in ("DATASTORE_EMULATOR_HOST", "STORAGE_EMULATOR_HOST", "WERKZEUG_RUN_MAIN"):
-        env.pop(name, None)
+    # A clean environment: variables other tests export (emulator hosts, App Engine
+    # facts, secrets) must not decide how `make run` starts.
+    leaked = (
+        "GAE_",
+        "GOOGLE_",
+        "DATASTORE_",
+        "STORAGE_",
+        "GCS_",
+        "SECRET_KEY",
+        "WERKZEUG_",
+        "FLASK_",
+        "NOTICEBOARD_",
+        "CLOUDSDK_",
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(leaked)}
+    env.update(HOST="127.0.0.1", PORT=str(port), EMULATOR_DATA_DIR=str(data_dir))
     # Its own process group: debug mode starts a reloader child that must die too.
     proc = subprocess.Popen(
         [sys.executable, "-m", "sample_app"],
@@ -67,7 +78,7 @@ def test_python_m_sample_app_serves_hello_world(tmp_path: Path) -> None:
         start_new_session=True,
     )
     try:
-        body = _get(f"http://127.0.0.1:{port}/", time.monotonic() + 60)
+        body = _get(f"http://127.0.0.1:{port}/", time.monotonic() + 90, proc)
         assert b"Latest notices" in body
         assert _processes_mentioning(str(data_dir)), "the emulators should be running"
     finally:
