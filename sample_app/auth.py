@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import typing as t
 
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -10,12 +9,11 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from framework import Blueprint, flash, g, redirect, render_template, request, session, url_for
 from gae.sessions import regenerate
 
-from .models import User
+from .models import USERNAME, User
 from .security import clear_failures, login_blocked, record_failure, safe_next
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 
-USERNAME = re.compile(r"^[A-Za-z0-9_.-]{3,30}$")
 MIN_PASSWORD = 8
 
 

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import re
 import typing as t
 from datetime import UTC, datetime
 
 from google.cloud import ndb  # type: ignore[import-untyped, unused-ignore]
+
+#: What a username may be. Datastore refuses key names like "__x__" (reserved) and ones over
+#: 1,500 bytes: such names are never valid, so they never reach Datastore as a key.
+USERNAME = re.compile(r"^(?!__.*__$)[A-Za-z0-9_.-]{3,30}$")
 
 
 def utcnow() -> datetime:
@@ -22,7 +27,11 @@ class User(ndb.Model):  # type: ignore[misc]
 
     @classmethod
     def lookup(cls, username: str) -> User | None:
-        return t.cast("User | None", cls.get_by_id(username.strip().lower()))
+        """The account called ``username`` (any case), or None; None for invalid names."""
+        name = username.strip()
+        if not USERNAME.match(name):
+            return None
+        return t.cast("User | None", cls.get_by_id(name.lower()))
 
 
 class Attachment(ndb.Model):  # type: ignore[misc]

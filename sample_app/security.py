@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import secrets
 import typing as t
@@ -54,8 +55,13 @@ def check_csrf() -> None:
         return
     expected = session.get(CSRF_KEY)
     sent = request.headers.get(CSRF_HEADER) or request.form.get("csrf_token")
-    if not expected or not sent or not hmac.compare_digest(str(expected), str(sent)):
+    # Compared as bytes: compare_digest refuses str with non-ASCII characters (a 500).
+    if not expected or not sent or not hmac.compare_digest(_utf8(expected), _utf8(sent)):
         raise CSRFError()
+
+
+def _utf8(value: t.Any) -> bytes:
+    return str(value).encode("utf-8", "surrogatepass")
 
 
 def load_user() -> None:
@@ -96,7 +102,10 @@ def safe_next(target: str | None, fallback: str) -> str:
 
 
 def _failure_key(username: str) -> t.Any:
-    return ndb.Key(LoginFailure, username.strip().lower() or "-")
+    # A digest: any string the login form receives makes a valid key name (Datastore
+    # refuses names over 1,500 bytes and ones like "__x__").
+    name = username.strip().lower().encode("utf-8", "surrogatepass")
+    return ndb.Key(LoginFailure, hashlib.sha256(name).hexdigest())
 
 
 def login_blocked(username: str) -> bool:

@@ -6,7 +6,7 @@ import pytest
 
 from framework.testing import FlaskClient
 
-from .conftest import Users
+from .conftest import Users, csrf_from
 
 
 @pytest.mark.parametrize("post_id", ["0", str(2**63), "9" * 30])
@@ -34,3 +34,25 @@ def test_attachment_ids_datastore_cannot_hold_are_404(users: Users, attachment_i
     client = users.signup("ada")
     post_id = users.post(client)
     assert client.get(f"/p/{post_id}/a/{attachment_id}").status_code == 404
+
+
+@pytest.mark.parametrize("name", ["__abc__", "x" * 2000, "\u00e9" * 800])
+def test_usernames_datastore_cannot_hold_as_a_key(client: FlaskClient, name: str) -> None:
+    # Datastore refuses key names like "__abc__" (reserved) and over 1,500 bytes.
+    assert client.get(f"/u/{name}").status_code == 404
+    token = csrf_from(client, "/auth/signup")
+    form = {"username": name, "password": "correct horse", "csrf_token": token}
+    signup = client.post("/auth/signup", data=form)
+    assert signup.status_code == 400
+    assert "Use 3 to 30 letters" in signup.text
+    statuses = [client.post("/auth/login", data=form).status_code for _ in range(6)]
+    assert statuses == [400] * 5 + [429]  # counted, then blocked, like any wrong login
+
+
+def test_csrf_token_with_non_ascii_characters_is_a_400(users: Users) -> None:
+    client = users.signup("nina")
+    for token in ("\u00e9t\u00e9", "\x80"):
+        response = client.post("/new", data={"title": "t", "text": "x", "csrf_token": token})
+        assert response.status_code == 400
+        response = client.post("/api/posts", json={"title": "t"}, headers={"X-CSRF-Token": token})
+        assert response.status_code == 400
