@@ -1,9 +1,10 @@
 """Uploads: a file through the app (gae.storage) against a direct google-cloud-storage upload.
 
 ``.venv/bin/python -m bench.uploads`` starts a Cloud Storage emulator (gcp-storage-emulator,
-in memory) and an app server in a child process (werkzeug's server on loopback, one request
-at a time, ``Storage.receive()`` behind ``POST /upload``). For each size it uploads the same
-random file, in alternating rounds, two ways to the same emulator:
+in memory; ``--backend fake-gcs-server`` for the other one) and an app server in a child
+process (werkzeug's server on loopback, one request at a time, ``Storage.receive()``
+behind ``POST /upload``). For each size it uploads the same random file, in alternating
+rounds, two ways to the same emulator:
 
 * *direct*: ``blob.upload_from_filename()`` from this process (the library's defaults);
 * *app*: a streamed ``multipart/form-data`` POST to the app, which streams the part into
@@ -18,8 +19,8 @@ The app's peak memory growth is the child's highest ``VmHWM`` over all rounds mi
 ``VmRSS`` once warm and idle (a fresh child per size; the peak is reset through
 ``/proc/self/clear_refs`` after the warm-up). Nothing here fails on a slow number.
 
-Options: ``--sizes 20,200`` (MB), ``--rounds 3``, ``--chunk-mib 16`` (the app's
-``GCS_UPLOAD_CHUNK_SIZE``), ``--json FILE``.
+Options: ``--sizes 20,200`` (MB), ``--rounds 3``, ``--chunk-mib N`` (the app's
+``GCS_UPLOAD_CHUNK_SIZE``; default: its default, 48 MiB), ``--backend``, ``--json FILE``.
 """
 
 from __future__ import annotations
@@ -38,12 +39,17 @@ import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from gae.storage_client import DEFAULT_CHUNK_SIZE
+
+Backend = t.Literal["gcp-storage-emulator", "fake-gcs-server"]
+
 ROOT = Path(__file__).resolve().parent.parent
 MB = 1_000_000
 MIB = 1024 * 1024
 BOUNDARY = "bench-uploads-boundary-7d1f0c"
 PROJECT = "bench-project"
 BUCKET = "bench-bucket"
+DEFAULT_BACKEND: Backend = "gcp-storage-emulator"
 
 
 # -- the child: an app server --------------------------------------------------------------
@@ -202,13 +208,15 @@ def _direct(bucket: t.Any, path: Path, chunk_size: int | None) -> float:
     return time.perf_counter() - started
 
 
-def run(sizes_mb: list[int], rounds: int, chunk_size: int) -> list[SizeResult]:
+def run(
+    sizes_mb: list[int], rounds: int, chunk_size: int, backend: Backend = DEFAULT_BACKEND
+) -> list[SizeResult]:
     from google.auth.credentials import AnonymousCredentials
     from google.cloud import storage  # type: ignore[import-untyped, unused-ignore]
 
     from gae.emulators import StorageEmulator
 
-    emulator = StorageEmulator(PROJECT, bucket=BUCKET)
+    emulator = StorageEmulator(PROJECT, bucket=BUCKET, backend=backend)
     emulator.start()
     env = {
         **os.environ,
@@ -277,10 +285,10 @@ def run(sizes_mb: list[int], rounds: int, chunk_size: int) -> list[SizeResult]:
         emulator.stop()
 
 
-def report(results: list[SizeResult], chunk_size: int) -> str:
+def report(results: list[SizeResult], chunk_size: int, backend: Backend = DEFAULT_BACKEND) -> str:
     mib = chunk_size // MIB
     lines = [
-        f"Upload to gcp-storage-emulator; app GCS_UPLOAD_CHUNK_SIZE = {mib} MiB "
+        f"Upload to {backend}; app GCS_UPLOAD_CHUNK_SIZE = {mib} MiB "
         "(throughput: median of rounds)",
         "",
         f"| file | rounds | direct MB/s | direct, {mib} MiB chunks, MB/s | through app MB/s "
@@ -301,7 +309,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="20,200", help="file sizes in MB, comma-separated")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--chunk-mib", type=int, default=16, help="GCS_UPLOAD_CHUNK_SIZE in MiB")
+    parser.add_argument(
+        "--chunk-mib",
+        type=int,
+        default=DEFAULT_CHUNK_SIZE // MIB,
+        help="GCS_UPLOAD_CHUNK_SIZE in MiB (default: the app's default)",
+    )
+    parser.add_argument(
+        "--backend",
+        choices=["gcp-storage-emulator", "fake-gcs-server"],
+        default=DEFAULT_BACKEND,
+        help="the Cloud Storage emulator both uploads go to",
+    )
     parser.add_argument("--json", help="also write the results as JSON to this file")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--chunk-bytes", type=int, default=8 * MIB, help=argparse.SUPPRESS)
@@ -311,8 +330,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     chunk_size = args.chunk_mib * MIB
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
-    results = run(sizes, max(1, args.rounds), chunk_size)
-    print(report(results, chunk_size))
+    results = run(sizes, max(1, args.rounds), chunk_size, args.backend)
+    print(report(results, chunk_size, args.backend))
     if args.json:
         Path(args.json).write_text(json.dumps([asdict(r) for r in results], indent=2) + "\n")
     return 0

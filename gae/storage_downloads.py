@@ -110,7 +110,7 @@ class Downloads(StorageCore):
             download_name=download_name or _original_name(target, blob),
             as_attachment=as_attachment,
             max_age=max_age,
-            chunk_size=self.chunk_size,
+            chunk_size=self.download_chunk_size,
         )
 
     def delete(self, target: StoredFile | str) -> bool:

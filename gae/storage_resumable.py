@@ -7,9 +7,9 @@ the upload (Cloud Storage documents that requests to it need no other authorizat
 
 Why not ``blob.open("wb")``: its writer copies each chunk twice on the way out (a sliding
 ``BytesIO`` and a ``bytes`` slice of it), so an upload peaks at about three chunks. Here
-one ``bytearray`` of up to ``chunk_size`` is filled and handed to the socket as a
-``memoryview``, so a 16 MiB chunk costs about 16 MiB whatever the file size, and larger
-chunks (fewer round trips) stay affordable.
+one :class:`~gae.storage_buffer.ChunkBuffer` of ``chunk_size`` is filled and handed to the
+socket as a ``memoryview``, so a chunk costs its size in memory whatever the file size,
+and larger chunks (fewer round trips) stay affordable.
 
 Protocol (https://cloud.google.com/storage/docs/performing-resumable-uploads): each full
 chunk is ``PUT`` with ``Content-Range: bytes a-b/*`` and answered ``308`` with the
@@ -25,6 +25,8 @@ import json
 import threading
 import time
 import typing as t
+
+from .storage_buffer import ChunkBuffer, give_back, take_buffer
 
 if t.TYPE_CHECKING:
     import requests
@@ -60,34 +62,28 @@ class ResumableUploadError(Exception):
 class ResumableUpload:
     """Write the object's bytes in order with :meth:`write`, then :meth:`finish`.
 
-    ``first`` (at most ``chunk_size`` bytes, all of them data) becomes the buffer as it is,
-    not copied. The buffer is filled in place and never shrinks, so it is allocated once.
+    ``first`` (a buffer of ``chunk_size`` holding the first bytes) becomes the session's
+    buffer as it is, not copied. The buffer is filled in place, and given back (see
+    :func:`~gae.storage_buffer.give_back`) once the upload is finished or cancelled.
     """
 
-    def __init__(self, url: str, chunk_size: int, first: bytearray | None = None) -> None:
+    def __init__(self, url: str, chunk_size: int, first: ChunkBuffer | None = None) -> None:
         self.url = url
         self.chunk_size = chunk_size
-        self._buffer = first if first is not None else bytearray()
-        #: How many bytes at the start of ``_buffer`` are data still to send.
-        self._filled = len(self._buffer)
-        #: Bytes the service has persisted (the offset of ``_buffer[0]``).
+        self._held: ChunkBuffer | None = first if first is not None else take_buffer(chunk_size)
+        #: Bytes the service has persisted (the offset of the buffer's first byte).
         self.persisted = 0
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
         """Append bytes; a full chunk goes out as soon as more data follows it."""
         view = memoryview(data)
-        chunk = self.chunk_size
+        buffer = self._buffer
         while view:
             # A full buffer is only sent once more data follows, so the last chunk of
             # the file always travels as the final request (one round trip fewer).
-            if self._filled >= chunk:
+            if buffer.full:
                 self._send(final=False)
-            piece = view[: chunk - self._filled]
-            end = self._filled + len(piece)
-            # In place while the buffer is full-sized; grows it (once) while it is not.
-            self._buffer[self._filled : end] = piece
-            self._filled = end
-            view = view[len(piece) :]
+            view = view[buffer.append(view) :]
 
     def finish(self) -> dict[str, t.Any]:
         """Send the rest and finalize; the object resource Cloud Storage returns."""
@@ -98,11 +94,21 @@ class ResumableUpload:
 
     def cancel(self) -> None:
         """Abandon the session so no object appears (``DELETE`` on its URI; never raises)."""
-        self._buffer = bytearray()
-        self._filled = 0
+        self._release()
         # Best effort: an abandoned session holds no object and expires within a week.
         with contextlib.suppress(Exception):
             _session().delete(self.url, timeout=TIMEOUT)
+
+    @property
+    def _buffer(self) -> ChunkBuffer:
+        if self._held is None:
+            raise ValueError("This upload is finished or cancelled; it takes no more data.")
+        return self._held
+
+    def _release(self) -> None:
+        held, self._held = self._held, None
+        if held is not None:
+            give_back(held)
 
     def _send(self, *, final: bool) -> dict[str, t.Any] | None:
         """One ``PUT`` of the buffered bytes (retried); the object once the upload is done."""
@@ -117,7 +123,7 @@ class ResumableUpload:
                 if response is not None and response.status_code in {200, 201}:
                     break
             start = self.persisted
-            filled = self._filled
+            filled = len(self._buffer)
             end = start + filled
             if final:
                 span = f"bytes {start}-{end - 1}/{end}" if filled else f"bytes */{end}"
@@ -125,7 +131,7 @@ class ResumableUpload:
                 span = f"bytes {start}-{end - 1}/*"
             # The memoryview goes to the socket as it is (urllib3 hands buffer objects to
             # sendall); it is released before the buffer is written to again.
-            with memoryview(self._buffer) as whole, whole[:filled] as body:
+            with self._buffer.view() as body:
                 try:
                     response = _session().put(
                         self.url,
@@ -141,9 +147,8 @@ class ResumableUpload:
                 break
         assert response is not None
         if response.status_code in {200, 201}:
-            self.persisted += self._filled
-            self._buffer = bytearray()
-            self._filled = 0
+            self.persisted += len(self._buffer)
+            self._release()
             return t.cast(dict[str, t.Any], json.loads(response.content or b"{}"))
         if response.status_code != 308:
             raise _refused(response)
@@ -152,20 +157,16 @@ class ResumableUpload:
 
     def _advance(self, persisted: int) -> None:
         """The service holds ``persisted`` bytes: drop them from the buffer, keep the rest."""
-        start, end = self.persisted, self.persisted + self._filled
+        start, end = self.persisted, self.persisted + len(self._buffer)
         if not start <= persisted <= end:
             raise ResumableUploadError(
                 f"The upload session reported {persisted} bytes persisted, outside the "
                 f"{start}-{end} sent so far.",
                 None,
             )
-        done = persisted - start
-        kept = self._filled - done
-        if done and kept:
-            # Rare: the service kept only part of the chunk. The rest moves to the front,
-            # to go again with the next chunk.
-            self._buffer[:kept] = self._buffer[done : self._filled]
-        self._filled = kept
+        # Usually the whole chunk. Rarely the service keeps only part of it: the rest
+        # moves to the front, to go again with the next chunk.
+        self._buffer.discard(persisted - start)
         self.persisted = persisted
 
     def _query(self) -> requests.Response | None:

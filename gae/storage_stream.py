@@ -17,6 +17,7 @@ import hashlib
 import logging
 import typing as t
 
+from .storage_buffer import ChunkBuffer, give_back, take_buffer
 from .storage_policy import (
     BadUpload,
     StorageUnavailable,
@@ -58,7 +59,8 @@ class UploadStream:
         self.size = 0
         self.state = "open"
         self.generation: int | None = None
-        self._buffer = bytearray()
+        #: The first chunk, until the file proves longer (then the session's buffer).
+        self._buffer: ChunkBuffer | None = None
         self._checked = False
         self._session: ResumableUpload | None = None
         self._blob: t.Any = None
@@ -85,15 +87,17 @@ class UploadStream:
             with storage_errors(self):
                 self._session.write(data)
             return len(data)
-        room = receiver.chunk_size - len(self._buffer)
-        self._buffer += data[:room]
-        if not self._checked and len(self._buffer) >= SNIFF_BYTES:
+        buffer = self._buffer
+        if buffer is None:
+            buffer = self._buffer = take_buffer(receiver.chunk_size)
+        taken = buffer.append(data)
+        if not self._checked and len(buffer) >= SNIFF_BYTES:
             self._check()
-        if len(data) > room:
+        if taken < len(data):
             # More than one chunk: from here on the bytes stream to a resumable upload.
             session = self._start_session()
             with storage_errors(self):
-                session.write(memoryview(data)[room:])
+                session.write(memoryview(data)[taken:])
         return len(data)
 
     def seek(self, offset: int, whence: int = 0) -> int:
@@ -140,7 +144,7 @@ class UploadStream:
     # -- the upload ------------------------------------------------------------------------
 
     def _check(self) -> None:
-        head = bytes(self._buffer[:SNIFF_BYTES])
+        head = self._buffer.head(SNIFF_BYTES) if self._buffer is not None else b""
         self.content_type = self.receiver.policy.check_content(self.filename, self.declared, head)
         self._checked = True
 
@@ -167,7 +171,7 @@ class UploadStream:
         # The buffered first chunk becomes the session's buffer: nothing is copied.
         session = ResumableUpload(url, self.receiver.chunk_size, self._buffer)
         self._session = session
-        self._buffer = bytearray()
+        self._buffer = None
         return session
 
     def finish(self) -> None:
@@ -209,7 +213,8 @@ class UploadStream:
         from google.api_core.exceptions import PreconditionFailed
 
         blob = self._new_blob()
-        data, self._buffer = bytes(self._buffer), bytearray()
+        data = self._buffer.head(self.size) if self._buffer is not None else b""
+        self._release_buffer()
         try:
             blob.upload_from_string(
                 data,
@@ -275,7 +280,7 @@ class UploadStream:
     def abort(self) -> None:
         """Cancel the resumable session or delete the stored object (never raises)."""
         state, self.state = self.state, "aborted"
-        self._buffer = bytearray()
+        self._release_buffer()
         session, self._session = self._session, None
         try:
             if state == "stored":
@@ -285,6 +290,11 @@ class UploadStream:
                 session.cancel()
         except Exception:
             logger.warning("Could not clean up upload %s", self.where(), exc_info=True)
+
+    def _release_buffer(self) -> None:
+        buffer, self._buffer = self._buffer, None
+        if buffer is not None:
+            give_back(buffer)
 
     def where(self) -> str:
         blob = self._blob

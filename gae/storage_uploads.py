@@ -18,7 +18,7 @@ from __future__ import annotations
 import typing as t
 
 from werkzeug.exceptions import RequestEntityTooLarge
-from werkzeug.formparser import FormDataParser
+from werkzeug.formparser import FormDataParser, MultiPartParser
 
 from .storage_policy import (
     BadUpload,
@@ -31,6 +31,11 @@ from .storage_policy import (
     sanitize_filename,
 )
 from .storage_stream import UploadStream
+
+#: Most bytes werkzeug's multipart parser reads from the request at a time; at least
+#: its own default (64 KiB).
+PARSER_BUFFER_SIZE = 1024 * 1024
+MIN_PARSER_BUFFER_SIZE = 64 * 1024
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable
@@ -237,6 +242,36 @@ class UploadFormDataParser(FormDataParser):
             raise
         return stream, form, files
 
+    def _parse_multipart(
+        self,
+        stream: t.IO[bytes],
+        mimetype: str,
+        content_length: int | None,
+        options: dict[str, str],
+    ) -> tuple[t.IO[bytes], MultiDict[str, str], MultiDict[str, FileStorage]]:
+        # werkzeug's own multipart step with larger reads: the file bytes pass through
+        # Python once per read, so fewer, larger reads cost less.
+        parser = MultiPartParser(
+            stream_factory=self.stream_factory,
+            max_form_memory_size=self.max_form_memory_size,
+            max_form_parts=self.max_form_parts,
+            cls=self.cls,
+            buffer_size=parser_read_size(self.max_form_memory_size),
+        )
+        boundary = options.get("boundary", "").encode("ascii")
+        if not boundary:
+            raise ValueError("Missing boundary")
+        form, files = parser.parse(stream, boundary, content_length)
+        return stream, form, files
+
+
+def parser_read_size(max_form_memory_size: int | None) -> int:
+    """How much the multipart parser reads at a time, given ``MAX_FORM_MEMORY_SIZE``."""
+    if max_form_memory_size is None:
+        return PARSER_BUFFER_SIZE
+    # werkzeug refuses a read that would take its buffer past max_form_memory_size.
+    return max(MIN_PARSER_BUFFER_SIZE, min(PARSER_BUFFER_SIZE, max_form_memory_size // 2))
+
 
 class _CountingReader:
     """The request stream, counting bytes and enforcing the policy's request limit."""
@@ -246,8 +281,12 @@ class _CountingReader:
         self._receiver = receiver
 
     def read(self, size: int = -1) -> bytes:
-        data = self._stream.read(size)
         receiver = self._receiver
+        if receiver.bytes_read == 0 and not 0 <= size <= MIN_PARSER_BUFFER_SIZE:
+            # A small first read: it holds the first part's headers, and an upload refused
+            # on them (its declared type, extension, name) should cost no more than that.
+            size = MIN_PARSER_BUFFER_SIZE
+        data = self._stream.read(size)
         receiver.bytes_read += len(data)
         limit = receiver.policy.max_request_size
         if limit is not None and receiver.bytes_read > limit:

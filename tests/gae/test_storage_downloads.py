@@ -52,7 +52,7 @@ def put(
 def make_app(bucket: storage.Bucket) -> Flask:
     app = Flask(__name__)
     # 256 KiB pieces: a 700 KiB object takes several reads, as a big one would.
-    app.config.update(GCS_UPLOAD_CHUNK_SIZE=256 * KiB)
+    app.config.update(GCS_DOWNLOAD_CHUNK_SIZE=256 * KiB)
     store = Storage(app, bucket=bucket.name, client=bucket.client)
 
     @app.get("/files/<path:name>")
@@ -87,6 +87,21 @@ def test_a_download_streams_the_object_with_safe_headers(bucket: storage.Bucket)
     assert headers["Accept-Ranges"] == "bytes"
     assert headers["ETag"].startswith('"g')
     assert "Last-Modified" in headers
+
+
+def test_the_object_is_read_in_download_chunks_while_it_is_sent(bucket: storage.Bucket) -> None:
+    put(bucket, "uploads/a", DATA, "application/pdf", "a.pdf")
+    response = make_app(bucket).test_client().get("/files/uploads/a", buffered=False)
+    pieces = [len(piece) for piece in response.iter_encoded()]
+    response.close()
+    assert pieces == [256 * KiB, 256 * KiB, 188 * KiB]
+
+
+def test_a_download_chunk_size_that_is_not_positive_is_explained() -> None:
+    app = Flask(__name__)
+    app.config["GCS_DOWNLOAD_CHUNK_SIZE"] = 0
+    with pytest.raises(ValueError, match="GCS_DOWNLOAD_CHUNK_SIZE is 0; set a positive"):
+        Storage(app, bucket="b").download_chunk_size  # noqa: B018
 
 
 def test_a_range_request_gets_exactly_those_bytes(bucket: storage.Bucket) -> None:
