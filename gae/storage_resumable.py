@@ -95,9 +95,7 @@ class ResumableUpload:
     def cancel(self) -> None:
         """Abandon the session so no object appears (``DELETE`` on its URI; never raises)."""
         self._release()
-        # Best effort: an abandoned session holds no object and expires within a week.
-        with contextlib.suppress(Exception):
-            _session().delete(self.url, timeout=TIMEOUT)
+        cancel_session(self.url)
 
     @property
     def _buffer(self) -> ChunkBuffer:
@@ -171,17 +169,32 @@ class ResumableUpload:
 
     def _query(self) -> requests.Response | None:
         """Ask the session how far it got (``bytes */*``); ``None`` if it cannot be reached."""
-        import requests
-
-        try:
-            response = _session().put(
-                self.url, headers={"Content-Range": "bytes */*"}, timeout=TIMEOUT
-            )
-        except requests.RequestException:
-            return None
-        if response.status_code == 308:
+        response = query_session(self.url)
+        if response is not None and response.status_code == 308:
             self._advance(_persisted(response))
         return response
+
+
+def query_session(url: str, total: int | None = None) -> requests.Response | None:
+    """Ask a session how far it got (``None`` if it cannot be reached).
+
+    With ``total``, a session that holds that many bytes completes the object and answers
+    with it, as after a final request whose answer was lost.
+    """
+    import requests
+
+    span = f"bytes */{total}" if total is not None else "bytes */*"
+    try:
+        return _session().put(url, headers={"Content-Range": span}, timeout=TIMEOUT)
+    except requests.RequestException:
+        return None
+
+
+def cancel_session(url: str) -> None:
+    """Abandon a session, so no object appears (``DELETE`` on its URI; never raises)."""
+    # Best effort: an abandoned session holds no object and expires within a week.
+    with contextlib.suppress(Exception):
+        _session().delete(url, timeout=TIMEOUT)
 
 
 def _persisted(response: requests.Response) -> int:
@@ -197,3 +210,73 @@ def _refused(response: requests.Response) -> ResumableUploadError:
         f"{response.text[:300]!r}.",
         response.status_code,
     )
+
+
+class StreamedPut:
+    """One upload request whose body is sent while it is still arriving.
+
+    The request's length is declared up front (``length`` bytes, ``Content-Range: span``);
+    :meth:`send` passes bytes on as they come, :meth:`response` reads the answer once all
+    were sent, and :meth:`abort` drops the connection instead (a request cut short never
+    completes an object). Plain ``http.client``: ``requests`` cannot send a body piece by
+    piece with a declared length.
+    """
+
+    def __init__(self, url: str, span: str, length: int) -> None:
+        import http.client
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(url)
+        connection: http.client.HTTPConnection
+        if parts.scheme == "https":
+            connection = http.client.HTTPSConnection(
+                parts.hostname or "", parts.port, timeout=TIMEOUT[1], context=_tls_context()
+            )
+        else:
+            connection = http.client.HTTPConnection(
+                parts.hostname or "", parts.port, timeout=TIMEOUT[1]
+            )
+        self.length = length
+        self.sent = 0
+        self._connection = connection
+        try:
+            connection.putrequest(
+                "PUT", f"{parts.path}?{parts.query}" if parts.query else parts.path
+            )
+            connection.putheader("Content-Range", span)
+            connection.putheader("Content-Length", str(length))
+            connection.endheaders()
+        except BaseException:
+            connection.close()
+            raise
+
+    def send(self, data: memoryview) -> None:
+        """Send the next bytes of the body (never more than the declared length)."""
+        if self.sent + len(data) > self.length:
+            raise ValueError(f"This request's body is {self.length} bytes; no more fit.")
+        self._connection.send(data)
+        self.sent += len(data)
+
+    def response(self) -> tuple[int, bytes]:
+        """The status and body of the answer (the whole body must have been sent)."""
+        try:
+            answer = self._connection.getresponse()
+            return answer.status, answer.read()
+        finally:
+            self._connection.close()
+
+    def abort(self) -> None:
+        """Drop the request unfinished (never raises)."""
+        with contextlib.suppress(Exception):
+            self._connection.close()
+
+
+def _tls_context() -> t.Any:
+    import ssl
+
+    # The CA bundle requests uses, so both kinds of upload request trust the same roots.
+    try:
+        import certifi
+    except ImportError:  # pragma: no cover - requests depends on certifi
+        return ssl.create_default_context()
+    return ssl.create_default_context(cafile=certifi.where())

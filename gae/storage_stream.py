@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
+import json
 import logging
 import typing as t
 
@@ -26,12 +27,13 @@ from .storage_policy import (
     UploadRejected,
     sanitize_filename,
 )
+from .storage_resumable import cancel_session, query_session
 from .storage_sniff import SNIFF_BYTES
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from .storage_resumable import ResumableUpload
+    from .storage_resumable import ResumableUpload, StreamedPut
     from .storage_uploads import Receiver
 
 logger = logging.getLogger("gae.storage")
@@ -63,6 +65,9 @@ class UploadStream:
         self._buffer: ChunkBuffer | None = None
         self._checked = False
         self._session: ResumableUpload | None = None
+        #: The file sent in one request while it arrives, its size guessed (or None).
+        self._guess: GuessedUpload | None = None
+        self._guessed = False
         self._blob: t.Any = None
         self._hash: t.Any = _new_hash(receiver.policy.checksum)
 
@@ -93,6 +98,13 @@ class UploadStream:
         taken = buffer.append(data)
         if not self._checked and len(buffer) >= SNIFF_BYTES:
             self._check()
+        guess = self._guess
+        if guess is not None:
+            if self.size > guess.size or not guess.pump(buffer):
+                self._drop_guess()
+        elif self._checked and not self._guessed:
+            self._guessed = True
+            self._start_guess(data)
         if taken < len(data):
             # More than one chunk: from here on the bytes stream to a resumable upload.
             session = self._start_session()
@@ -174,9 +186,90 @@ class UploadStream:
         self._buffer = None
         return session
 
+    def _start_guess(self, data: bytes) -> None:
+        """Start sending the file in one request now, if its size can be guessed."""
+        from .storage_predict import predict_part_size
+        from .storage_resumable import StreamedPut
+
+        receiver = self.receiver
+        size = predict_part_size(
+            written=self.size,
+            data=data,
+            block=receiver.last_block,
+            bytes_read=receiver.bytes_read,
+            content_length=receiver.content_length,
+            boundary=receiver.boundary,
+        )
+        # Small files go up in one ordinary request; a file over a chunk (or over the
+        # policy's limit) could not be sent again from the buffer if the guess were wrong.
+        if size is None or not max(ONE_REQUEST_LIMIT, self.size) < size <= receiver.chunk_size:
+            return
+        if size > receiver.policy.max_file_size:
+            return
+        blob = self._new_blob()
+        with storage_errors(self):
+            url = blob.create_resumable_upload_session(
+                content_type=self.content_type,
+                size=size,
+                if_generation_match=0,
+                checksum=None,
+                **self._retry(),
+            )
+        try:
+            put = StreamedPut(url, f"bytes 0-{size - 1}/{size}", size)
+        except Exception:
+            logger.debug("Could not open the upload request for %s", self.where(), exc_info=True)
+            cancel_session(url)
+            return
+        self._guess = GuessedUpload(url, put, size)
+        assert self._buffer is not None
+        if not self._guess.pump(self._buffer):
+            self._drop_guess()
+
+    def _drop_guess(self) -> None:
+        # The guess was wrong (or the request failed): nothing was stored, as its last
+        # byte was never sent. The file goes up from the buffer instead, under a new name.
+        guess, self._guess = self._guess, None
+        if guess is not None:
+            guess.abandon()
+
+    def _finish_guess(self) -> dict[str, t.Any] | None:
+        """The object, if the guessed request stored the file; else ``None``."""
+        guess = self._guess
+        assert guess is not None and self._buffer is not None
+        stored = None
+        if self.size == guess.size:
+            stored = guess.complete(self._buffer)
+            if stored is None:
+                # Every byte went out but the answer did not come back: the object may
+                # exist all the same (then it is the one to keep, if its checksum is right).
+                stored = self._existing_object()
+        if stored is None:
+            self._drop_guess()
+        else:
+            self._guess = None
+            self._release_buffer()
+        return stored
+
+    def _existing_object(self) -> dict[str, t.Any] | None:
+        try:
+            blob = self._blob.bucket.get_blob(self._blob.name, **self._retry())
+        except Exception:
+            logger.debug("Could not look for %s", self.where(), exc_info=True)
+            return None
+        if blob is None:
+            return None
+        self._blob = blob
+        return _reported_by(blob)
+
     def finish(self) -> None:
         """Send what is left, check Cloud Storage's account of it, make the record."""
         policy = self.receiver.policy
+        if self._guess is not None:
+            stored = self._finish_guess()
+            if stored is not None:
+                self._stored(stored)
+                return
         if self._session is None:
             if self.size == 0:
                 if not self.filename:
@@ -198,13 +291,10 @@ class UploadStream:
                 stored = self._session.finish()
                 self._session = None
             else:
-                blob = self._upload_in_one_request()
-                stored = {
-                    "size": blob.size,
-                    "crc32c": blob.crc32c,
-                    "md5Hash": blob.md5_hash,
-                    "generation": blob.generation,
-                }
+                stored = _reported_by(self._upload_in_one_request())
+        self._stored(stored)
+
+    def _stored(self, stored: t.Mapping[str, t.Any]) -> None:
         self.state = "stored"
         self.generation = int(stored["generation"]) if stored.get("generation") else None
         self._verify(stored)
@@ -280,6 +370,7 @@ class UploadStream:
     def abort(self) -> None:
         """Cancel the resumable session or delete the stored object (never raises)."""
         state, self.state = self.state, "aborted"
+        self._drop_guess()
         self._release_buffer()
         session, self._session = self._session, None
         try:
@@ -299,6 +390,69 @@ class UploadStream:
     def where(self) -> str:
         blob = self._blob
         return f"gs://{blob.bucket.name}/{blob.name}" if blob is not None else "not started"
+
+
+class GuessedUpload:
+    """A whole file sent in one request while it arrives, its size guessed beforehand.
+
+    The request's last byte is only sent by :meth:`complete`, once the file has ended at
+    exactly the guessed size: until then the request can be dropped (:meth:`abandon`)
+    without anything being stored.
+    """
+
+    def __init__(self, url: str, put: StreamedPut, size: int) -> None:
+        self.url = url
+        self.size = size
+        self._put = put
+
+    def pump(self, buffer: ChunkBuffer) -> bool:
+        """Send what arrived, all but the last byte; False if the request failed."""
+        put = self._put
+        end = min(len(buffer), self.size - 1)
+        if end <= put.sent:
+            return True
+        try:
+            with buffer.view() as view, view[put.sent : end] as piece:
+                put.send(piece)
+        except Exception:
+            logger.debug("The upload request to %s failed", self.url, exc_info=True)
+            return False
+        return True
+
+    def complete(self, buffer: ChunkBuffer) -> dict[str, t.Any] | None:
+        """Send the rest: the object if Cloud Storage stored it, else ``None``."""
+        put = self._put
+        try:
+            with buffer.view() as view, view[put.sent : self.size] as piece:
+                put.send(piece)
+            status, body = put.response()
+        except Exception:
+            logger.debug("The upload request to %s failed", self.url, exc_info=True)
+            # All bytes may have arrived before the answer was lost: ask the session.
+            response = query_session(self.url, self.size)
+            if response is None:
+                return None
+            status, body = response.status_code, response.content
+        if status in {200, 201}:
+            with contextlib.suppress(ValueError):
+                return t.cast(dict[str, t.Any], json.loads(body))
+            return {}  # stored, but unreadable: the size check fails and deletes it
+        return None
+
+    def abandon(self) -> None:
+        """Drop the request and its session; no object appears (never raises)."""
+        self._put.abort()
+        cancel_session(self.url)
+
+
+def _reported_by(blob: t.Any) -> dict[str, t.Any]:
+    """What Cloud Storage says of a stored object, as an upload's final answer has it."""
+    return {
+        "size": blob.size,
+        "crc32c": blob.crc32c,
+        "md5Hash": blob.md5_hash,
+        "generation": blob.generation,
+    }
 
 
 def _new_hash(algorithm: str) -> t.Any:

@@ -107,6 +107,11 @@ class Receiver:
         self.files_seen = 0
         self.parser_made = False
         self.bytes_read = 0
+        #: The request body's latest read, its declared length and its multipart boundary:
+        #: what a file part's size is guessed from (see gae.storage_predict).
+        self.last_block = b""
+        self.content_length: int | None = None
+        self.boundary: bytes | None = None
         #: Whether ``Storage.receive()`` handed the records to the view.
         self.claimed = False
         #: Whether the view asked to keep the files whatever the response (``Storage.keep``).
@@ -210,6 +215,9 @@ class UploadFormDataParser(FormDataParser):
         options: dict[str, str] | None = None,
     ) -> tuple[t.IO[bytes], MultiDict[str, str], MultiDict[str, FileStorage]]:
         receiver = self.receiver
+        receiver.content_length = content_length
+        boundary = (options or {}).get("boundary")
+        receiver.boundary = boundary.encode("latin-1", "replace") if boundary else None
         counted = t.cast(t.IO[bytes], _CountingReader(stream, receiver))
         try:
             _, form, files = super().parse(counted, mimetype, content_length, options)
@@ -288,6 +296,7 @@ class _CountingReader:
             size = MIN_PARSER_BUFFER_SIZE
         data = self._stream.read(size)
         receiver.bytes_read += len(data)
+        receiver.last_block = data
         limit = receiver.policy.max_request_size
         if limit is not None and receiver.bytes_read > limit:
             raise receiver.request_too_large(limit)

@@ -33,7 +33,6 @@ import requests
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from google.auth.credentials import AnonymousCredentials
 from google.cloud import storage
 from google.oauth2 import credentials as oauth2_credentials
 from google.oauth2 import service_account
@@ -268,15 +267,6 @@ def gate(private_key: rsa.RSAPrivateKey, gcs_emulator: StorageEmulator) -> Itera
     gate = SignatureGate(private_key.public_key(), gcs_emulator.url)
     yield gate
     gate.close()
-
-
-@pytest.fixture(scope="module")
-def storage_client(gcs_emulator: StorageEmulator) -> storage.Client:
-    return storage.Client(
-        project=gcs_emulator.project,
-        credentials=AnonymousCredentials(),
-        client_options={"api_endpoint": gcs_emulator.url},
-    )
 
 
 @pytest.fixture

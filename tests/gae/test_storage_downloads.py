@@ -6,29 +6,12 @@ import os
 import typing as t
 
 import pytest
-from google.auth.credentials import AnonymousCredentials
 from google.cloud import storage
 
 from framework import Flask
-from gae.emulators import StorageEmulator
 from gae.storage import KiB, Storage, StoredFile
 
 DATA = os.urandom(700 * KiB)
-
-
-@pytest.fixture(scope="module")
-def storage_client(gcs_emulator: StorageEmulator) -> storage.Client:
-    return storage.Client(
-        project=gcs_emulator.project,
-        credentials=AnonymousCredentials(),
-        client_options={"api_endpoint": gcs_emulator.url},
-    )
-
-
-@pytest.fixture
-def bucket(gcs_emulator: StorageEmulator, storage_client: storage.Client) -> storage.Bucket:
-    gcs_emulator.reset()
-    return storage_client.bucket(gcs_emulator.bucket)
 
 
 def put(

@@ -18,12 +18,10 @@ import typing as t
 
 import google_crc32c
 import pytest
-from google.auth.credentials import AnonymousCredentials
 from google.cloud import storage
 from werkzeug.serving import make_server
 
 from framework import Flask, abort, jsonify, request
-from gae.emulators import StorageEmulator
 from gae.storage import KiB, MiB, Storage, StoredFile, UploadPolicy
 from gae.storage_uploads import parser_read_size
 
@@ -35,23 +33,6 @@ PNG = b"\x89PNG\r\n\x1a\n" + b"\0\0\0\rIHDR" + bytes(range(256)) * 4
 def png(size: int) -> bytes:
     """A PNG signature followed by random bytes: ``size`` bytes in all."""
     return PNG[:8] + os.urandom(size - 8)
-
-
-@pytest.fixture(scope="module")
-def storage_client(gcs_emulator: StorageEmulator) -> storage.Client:
-    # Built from the emulator's URL, not the environment: other fixtures may point
-    # STORAGE_EMULATOR_HOST at another emulator during the session.
-    return storage.Client(
-        project=gcs_emulator.project,
-        credentials=AnonymousCredentials(),
-        client_options={"api_endpoint": gcs_emulator.url},
-    )
-
-
-@pytest.fixture
-def bucket(gcs_emulator: StorageEmulator, storage_client: storage.Client) -> storage.Bucket:
-    gcs_emulator.reset()
-    return storage_client.bucket(gcs_emulator.bucket)
 
 
 def names(bucket: storage.Bucket) -> list[str]:

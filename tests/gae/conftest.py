@@ -1,0 +1,27 @@
+"""Fixtures the Cloud Storage tests share: a client and a freshly emptied bucket."""
+
+from __future__ import annotations
+
+import pytest
+from google.auth.credentials import AnonymousCredentials
+from google.cloud import storage
+
+from gae.emulators import StorageEmulator
+
+
+@pytest.fixture(scope="module")
+def storage_client(gcs_emulator: StorageEmulator) -> storage.Client:
+    # Built from the emulator's URL, not the environment: other fixtures may point
+    # STORAGE_EMULATOR_HOST at another emulator during the session.
+    return storage.Client(
+        project=gcs_emulator.project,
+        credentials=AnonymousCredentials(),
+        client_options={"api_endpoint": gcs_emulator.url},
+    )
+
+
+@pytest.fixture
+def bucket(gcs_emulator: StorageEmulator, storage_client: storage.Client) -> storage.Bucket:
+    """The emulator's bucket, emptied."""
+    gcs_emulator.reset()
+    return storage_client.bucket(gcs_emulator.bucket)
