@@ -180,6 +180,29 @@ def ndb_context(datastore_emulator: DatastoreEmulator, ndb_client: t.Any) -> Ite
     assert leaked is None, f"the test left an ndb context open: {leaked!r}"
 
 
+@pytest.fixture
+def offline_ndb() -> Iterator[None]:
+    """ndb without Datastore: ``gae.wrap``'s per-request contexts use an offline client.
+
+    For tests of a wrapped app that imports ndb (or shares a process with tests that do)
+    but makes no Datastore call and starts no emulator: the client has anonymous
+    credentials and never connects unless a view uses Datastore, where the adapter would
+    otherwise look for real credentials.
+    """
+    from . import ndb as gae_ndb
+
+    def client() -> t.Any:
+        from google.auth.credentials import AnonymousCredentials
+        from google.cloud import ndb  # type: ignore[import-untyped, unused-ignore]
+
+        credentials = AnonymousCredentials()  # type: ignore[no-untyped-call]
+        return ndb.Client(project="offline", credentials=credentials)
+
+    gae_ndb.set_client_factory(client)
+    yield
+    gae_ndb.set_client_factory(None)
+
+
 @pytest.fixture(scope="session")
 def gcs_client(gcs_emulator: StorageEmulator) -> t.Any:
     """A ``google.cloud.storage.Client`` for the storage emulator."""

@@ -167,19 +167,26 @@ class UploadStream:
         self._blob = blob
         return blob
 
-    def _start_session(self, *, size: int | None = None) -> ResumableUpload:
-        from .storage_resumable import ResumableUpload
-
+    def _new_session(self, size: int | None) -> str:
+        """A resumable upload session for a new object; its URI."""
         blob = self._new_blob()
         with storage_errors(self):
             # if_generation_match=0: create only, never replace an existing object.
-            url = blob.create_resumable_upload_session(
-                content_type=self.content_type,
-                size=size,
-                if_generation_match=0,
-                checksum=None,
-                **self._retry(),
+            return t.cast(
+                str,
+                blob.create_resumable_upload_session(
+                    content_type=self.content_type,
+                    size=size,
+                    if_generation_match=0,
+                    checksum=None,
+                    **self._retry(),
+                ),
             )
+
+    def _start_session(self, *, size: int | None = None) -> ResumableUpload:
+        from .storage_resumable import ResumableUpload
+
+        url = self._new_session(size)
         # The buffered first chunk becomes the session's buffer: nothing is copied.
         session = ResumableUpload(url, self.receiver.chunk_size, self._buffer)
         self._session = session
@@ -206,15 +213,7 @@ class UploadStream:
             return
         if size > receiver.policy.max_file_size:
             return
-        blob = self._new_blob()
-        with storage_errors(self):
-            url = blob.create_resumable_upload_session(
-                content_type=self.content_type,
-                size=size,
-                if_generation_match=0,
-                checksum=None,
-                **self._retry(),
-            )
+        url = self._new_session(size)
         try:
             put = StreamedPut(url, f"bytes 0-{size - 1}/{size}", size)
         except Exception:

@@ -206,6 +206,11 @@ PATHS = [
 QUERY_NAMES = ["n", "f", "a", "next", "q"]
 
 
+# Once anything imported ndb (other test modules do), gae.wrap opens an ndb context per
+# request: with the plugin's offline client, never used for a call.
+pytestmark = pytest.mark.usefixtures("offline_ndb")
+
+
 class Apps(t.NamedTuple):
     plain: Flask
     wrapped: Flask
@@ -213,25 +218,7 @@ class Apps(t.NamedTuple):
 
 
 @pytest.fixture(scope="module")
-def offline_ndb() -> t.Iterator[None]:
-    # Once anything imported ndb (other test modules do), gae.wrap opens an ndb context per
-    # request: a client with anonymous credentials, never used for a call, instead of
-    # looking for real credentials.
-    import gae.ndb
-
-    def client() -> t.Any:
-        from google.auth.credentials import AnonymousCredentials
-        from google.cloud import ndb
-
-        return ndb.Client(project="fuzz", credentials=AnonymousCredentials())
-
-    gae.ndb.set_client_factory(client)
-    yield
-    gae.ndb.set_client_factory(None)
-
-
-@pytest.fixture(scope="module")
-def apps(tmp_path_factory: pytest.TempPathFactory, offline_ndb: None) -> Apps:
+def apps(tmp_path_factory: pytest.TempPathFactory) -> Apps:
     plain = make_app(tmp_path_factory.mktemp("plain"))
     wrapped = make_app(tmp_path_factory.mktemp("wrapped"))
     # The App Engine adapter, believing X-Appengine-* and X-Cloud-Trace-Context as on

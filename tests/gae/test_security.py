@@ -83,21 +83,9 @@ def make_app(**config: t.Any) -> Flask:
 
 
 @pytest.fixture(autouse=True)
-def offline_ndb_client() -> t.Iterator[None]:
-    # On App Engine the adapter opens an ndb context per request once ndb is imported
-    # (another test may have): a client with anonymous credentials, which never connects
-    # unless a view uses Datastore, instead of looking for real ones.
-    import gae.ndb
-
-    def client() -> t.Any:
-        from google.auth.credentials import AnonymousCredentials
-        from google.cloud import ndb
-
-        return ndb.Client(project="demo", credentials=AnonymousCredentials())
-
-    gae.ndb.set_client_factory(client)
-    yield
-    gae.ndb.set_client_factory(None)
+def offline_ndb_client(offline_ndb: None) -> None:
+    """On App Engine the adapter opens an ndb context per request once ndb is imported
+    (another test may have): the plugin's offline client, not a search for real ones."""
 
 
 # -- debug mode and the debugger -----------------------------------------------------------

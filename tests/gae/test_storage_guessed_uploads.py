@@ -47,6 +47,15 @@ def stored(bucket: storage.Bucket, response: t.Any, data: bytes) -> StoredFile:
     return record
 
 
+def upload_once(bucket: storage.Bucket, spans: list[str]) -> None:
+    """A 3 MiB file, guessed once, ends up as exactly one object with the right bytes."""
+    app, _ = make_app(bucket, chunk_size=CHUNK, max_file_size=16 * MiB)
+    data = png(3 * MiB)
+    record = stored(bucket, post(app, multipart(("f", "a.png", "image/png", data))), data)
+    assert len(spans) == 1
+    assert names(bucket) == [record.name]
+
+
 @pytest.mark.parametrize("checksum", ["crc32c", "md5"])
 def test_a_file_last_in_the_form_goes_up_in_one_request_while_it_arrives(
     bucket: storage.Bucket, spans: list[str], checksum: str
@@ -117,11 +126,7 @@ def test_a_request_that_fails_on_the_way_falls_back_to_the_buffer(
         raise ConnectionResetError("the connection to Cloud Storage broke")
 
     monkeypatch.setattr(storage_resumable.StreamedPut, "send", broken)
-    app, _ = make_app(bucket, chunk_size=CHUNK, max_file_size=16 * MiB)
-    data = png(3 * MiB)
-    record = stored(bucket, post(app, multipart(("f", "a.png", "image/png", data))), data)
-    assert len(spans) == 1
-    assert names(bucket) == [record.name]
+    upload_once(bucket, spans)
 
 
 def test_an_answer_lost_after_the_last_byte_keeps_the_stored_object(
@@ -134,12 +139,8 @@ def test_an_answer_lost_after_the_last_byte_keeps_the_stored_object(
         raise ConnectionResetError("the answer never came")
 
     monkeypatch.setattr(storage_resumable.StreamedPut, "response", lost)
-    app, _ = make_app(bucket, chunk_size=CHUNK, max_file_size=16 * MiB)
-    data = png(3 * MiB)
-    record = stored(bucket, post(app, multipart(("f", "a.png", "image/png", data))), data)
     # Not sent twice: the object the lost answer was about is the record's.
-    assert len(spans) == 1
-    assert names(bucket) == [record.name]
+    upload_once(bucket, spans)
 
 
 # -- the guess itself --------------------------------------------------------------------
