@@ -212,6 +212,12 @@ def _refused(response: requests.Response) -> ResumableUploadError:
     )
 
 
+#: Seconds an idle connection of a :class:`StreamedPut` is kept for the next one (front
+#: ends close idle connections after a while; a reused one that turns out closed costs
+#: the upload a second send from its buffer).
+IDLE_SECONDS = 30.0
+
+
 class StreamedPut:
     """One upload request whose body is sent while it is still arriving.
 
@@ -219,23 +225,16 @@ class StreamedPut:
     :meth:`send` passes bytes on as they come, :meth:`response` reads the answer once all
     were sent, and :meth:`abort` drops the connection instead (a request cut short never
     completes an object). Plain ``http.client``: ``requests`` cannot send a body piece by
-    piece with a declared length.
+    piece with a declared length. After an answer the connection is kept (one per thread
+    and host) for the next request, so a TLS handshake is not paid per upload.
     """
 
     def __init__(self, url: str, span: str, length: int) -> None:
-        import http.client
         from urllib.parse import urlsplit
 
         parts = urlsplit(url)
-        connection: http.client.HTTPConnection
-        if parts.scheme == "https":
-            connection = http.client.HTTPSConnection(
-                parts.hostname or "", parts.port, timeout=TIMEOUT[1], context=_tls_context()
-            )
-        else:
-            connection = http.client.HTTPConnection(
-                parts.hostname or "", parts.port, timeout=TIMEOUT[1]
-            )
+        self._key = (parts.scheme, parts.hostname or "", parts.port)
+        connection = _take_idle(self._key) or _connect(*self._key)
         self.length = length
         self.sent = 0
         self._connection = connection
@@ -259,16 +258,52 @@ class StreamedPut:
 
     def response(self) -> tuple[int, bytes]:
         """The status and body of the answer (the whole body must have been sent)."""
+        connection = self._connection
         try:
-            answer = self._connection.getresponse()
-            return answer.status, answer.read()
-        finally:
-            self._connection.close()
+            answer = connection.getresponse()
+            body = answer.read()
+        except BaseException:
+            connection.close()
+            raise
+        if answer.will_close:
+            connection.close()
+        else:
+            _idle()[self._key] = (connection, time.monotonic())
+        return answer.status, body
 
     def abort(self) -> None:
         """Drop the request unfinished (never raises)."""
         with contextlib.suppress(Exception):
             self._connection.close()
+
+
+_Key = tuple[str, str, "int | None"]
+
+
+def _idle() -> dict[_Key, tuple[t.Any, float]]:
+    idle: dict[_Key, tuple[t.Any, float]] | None = getattr(_local, "idle", None)
+    if idle is None:
+        idle = _local.idle = {}
+    return idle
+
+
+def _take_idle(key: _Key) -> t.Any:
+    kept = _idle().pop(key, None)
+    if kept is None:
+        return None
+    connection, since = kept
+    if time.monotonic() - since > IDLE_SECONDS:
+        connection.close()
+        return None
+    return connection
+
+
+def _connect(scheme: str, host: str, port: int | None) -> t.Any:
+    import http.client
+
+    if scheme == "https":
+        return http.client.HTTPSConnection(host, port, timeout=TIMEOUT[1], context=_tls_context())
+    return http.client.HTTPConnection(host, port, timeout=TIMEOUT[1])
 
 
 def _tls_context() -> t.Any:

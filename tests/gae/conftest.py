@@ -1,4 +1,4 @@
-"""Fixtures the Cloud Storage tests share: a client and a freshly emptied bucket."""
+"""Fixtures the Cloud Storage tests share: clients and freshly emptied buckets."""
 
 from __future__ import annotations
 
@@ -25,3 +25,16 @@ def bucket(gcs_emulator: StorageEmulator, storage_client: storage.Client) -> sto
     """The emulator's bucket, emptied."""
     gcs_emulator.reset()
     return storage_client.bucket(gcs_emulator.bucket)
+
+
+@pytest.fixture
+def fake_bucket(fake_gcs_emulator: StorageEmulator) -> storage.Bucket:
+    """fake-gcs-server's bucket, emptied (it keeps connections alive and checks
+    generation preconditions, which gcp-storage-emulator does not)."""
+    fake_gcs_emulator.reset()
+    client = storage.Client(
+        project=fake_gcs_emulator.project,
+        credentials=AnonymousCredentials(),
+        client_options={"api_endpoint": fake_gcs_emulator.url},
+    )
+    return client.bucket(fake_gcs_emulator.bucket)

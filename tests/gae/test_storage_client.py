@@ -8,12 +8,10 @@ import sys
 import typing as t
 
 import pytest
-from google.auth.credentials import AnonymousCredentials
 from google.cloud import storage
 
 import gae
 from framework import Flask, jsonify
-from gae.emulators import StorageEmulator
 from gae.headers import AppEngineRequestMixin
 from gae.settings import Settings
 from gae.storage import Storage
@@ -85,17 +83,6 @@ def test_a_chunk_size_cloud_storage_cannot_take_is_explained() -> None:
 
 
 # -- fake-gcs-server: it enforces generation preconditions -----------------------------------
-
-
-@pytest.fixture
-def fake_bucket(fake_gcs_emulator: StorageEmulator) -> storage.Bucket:
-    fake_gcs_emulator.reset()
-    client = storage.Client(
-        project=fake_gcs_emulator.project,
-        credentials=AnonymousCredentials(),
-        client_options={"api_endpoint": fake_gcs_emulator.url},
-    )
-    return client.bucket(fake_gcs_emulator.bucket)
 
 
 def _app(bucket: storage.Bucket, namer: t.Callable[..., str] | None = None) -> Flask:

@@ -69,6 +69,33 @@ def test_a_file_last_in_the_form_goes_up_in_one_request_while_it_arrives(
     assert bucket.get_blob(record.name).metadata == {"original-filename": "big.png"}
 
 
+def test_uploads_one_after_another_share_a_connection(
+    fake_bucket: storage.Bucket, spans: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # fake-gcs-server keeps connections open (gcp-storage-emulator answers HTTP/1.0).
+    bucket = fake_bucket
+    opened: list[tuple[str, str, int | None]] = []
+    connect = storage_resumable._connect
+
+    def watch(scheme: str, host: str, port: int | None) -> t.Any:
+        opened.append((scheme, host, port))
+        return connect(scheme, host, port)
+
+    monkeypatch.setattr(storage_resumable, "_connect", watch)
+    storage_resumable._idle().clear()
+    app, _ = make_app(bucket, chunk_size=CHUNK, max_file_size=16 * MiB)
+    for size in (3 * MiB, 4 * MiB):
+        data = png(size)
+        stored(bucket, post(app, multipart(("f", "a.png", "image/png", data))), data)
+    assert len(spans) == 2
+    assert len(opened) == 1
+    # An idle connection is not trusted for long: the next upload opens a new one.
+    monkeypatch.setattr(storage_resumable, "IDLE_SECONDS", 0.0)
+    data = png(3 * MiB)
+    stored(bucket, post(app, multipart(("f", "a.png", "image/png", data))), data)
+    assert len(opened) == 2
+
+
 def test_a_file_followed_by_another_part_is_guessed_too_long_and_sent_again(
     bucket: storage.Bucket, spans: list[str]
 ) -> None:
