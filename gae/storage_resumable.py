@@ -20,6 +20,7 @@ persisted range; the last with ``bytes a-b/total`` (or ``bytes */total``) and an
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
 import threading
@@ -225,8 +226,8 @@ class StreamedPut:
     :meth:`send` passes bytes on as they come, :meth:`response` reads the answer once all
     were sent, and :meth:`abort` drops the connection instead (a request cut short never
     completes an object). Plain ``http.client``: ``requests`` cannot send a body piece by
-    piece with a declared length. After an answer the connection is kept (one per thread
-    and host) for the next request, so a TLS handshake is not paid per upload.
+    piece with a declared length. After an answer the connection is kept for a later
+    request to the same host, so a TLS handshake is not paid per upload.
     """
 
     def __init__(self, url: str, span: str, length: int) -> None:
@@ -268,7 +269,7 @@ class StreamedPut:
         if answer.will_close:
             connection.close()
         else:
-            _idle()[self._key] = (connection, time.monotonic())
+            _keep_idle(self._key, connection)
         return answer.status, body
 
     def abort(self) -> None:
@@ -279,23 +280,47 @@ class StreamedPut:
 
 _Key = tuple[str, str, "int | None"]
 
-
-def _idle() -> dict[_Key, tuple[t.Any, float]]:
-    idle: dict[_Key, tuple[t.Any, float]] | None = getattr(_local, "idle", None)
-    if idle is None:
-        idle = _local.idle = {}
-    return idle
+#: Idle connections kept per host (a busy app runs uploads in several threads at once).
+MAX_IDLE = 4
+_idle_lock = threading.Lock()
+_idle: dict[_Key, list[tuple[t.Any, float]]] = {}
 
 
 def _take_idle(key: _Key) -> t.Any:
-    kept = _idle().pop(key, None)
-    if kept is None:
-        return None
-    connection, since = kept
-    if time.monotonic() - since > IDLE_SECONDS:
+    stale = []
+    found = None
+    with _idle_lock:
+        kept = _idle.get(key, [])
+        while kept and found is None:
+            connection, since = kept.pop()
+            if time.monotonic() - since > IDLE_SECONDS:
+                stale.append(connection)
+            else:
+                found = connection
+    for connection in stale:
         connection.close()
-        return None
-    return connection
+    return found
+
+
+def _keep_idle(key: _Key, connection: t.Any) -> None:
+    with _idle_lock:
+        kept = _idle.setdefault(key, [])
+        if len(kept) < MAX_IDLE:
+            kept.append((connection, time.monotonic()))
+            return
+    connection.close()
+
+
+def close_idle_connections() -> None:
+    """Close the connections kept for later uploads (done at exit too)."""
+    with _idle_lock:
+        kept = [connection for pool in _idle.values() for connection, _ in pool]
+        _idle.clear()
+    for connection in kept:
+        connection.close()
+
+
+atexit.register(close_idle_connections)
 
 
 def _connect(scheme: str, host: str, port: int | None) -> t.Any:

@@ -82,7 +82,7 @@ def test_uploads_one_after_another_share_a_connection(
         return connect(scheme, host, port)
 
     monkeypatch.setattr(storage_resumable, "_connect", watch)
-    storage_resumable._idle().clear()
+    storage_resumable.close_idle_connections()
     app, _ = make_app(bucket, chunk_size=CHUNK, max_file_size=16 * MiB)
     for size in (3 * MiB, 4 * MiB):
         data = png(size)
@@ -94,6 +94,7 @@ def test_uploads_one_after_another_share_a_connection(
     data = png(3 * MiB)
     stored(bucket, post(app, multipart(("f", "a.png", "image/png", data))), data)
     assert len(opened) == 2
+    storage_resumable.close_idle_connections()
 
 
 def test_a_file_followed_by_another_part_is_guessed_too_long_and_sent_again(
