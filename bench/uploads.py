@@ -67,8 +67,6 @@ def _memory_kib() -> dict[str, int]:
 
 def build_app(chunk_size: int) -> t.Any:
     """The app under test: one upload route, plus memory probes for the parent."""
-    import gc
-
     from framework import Flask, jsonify
     from gae.storage import GiB, Storage, UploadPolicy
 
@@ -82,6 +80,17 @@ def build_app(chunk_size: int) -> t.Any:
     def upload() -> t.Any:
         return jsonify([record.to_dict() for record in storage.receive()])
 
+    add_memory_probes(app)
+    return app
+
+
+def add_memory_probes(app: t.Any) -> None:
+    """``POST /reset-peak`` (the idle ``VmRSS``; the peak starts again from it) and
+    ``GET /memory`` (``VmRSS`` and the peak, ``VmHWM``), in KiB, for a parent process."""
+    import gc
+
+    from framework import jsonify
+
     @app.post("/reset-peak")
     def reset_peak() -> t.Any:
         gc.collect()
@@ -92,8 +101,6 @@ def build_app(chunk_size: int) -> t.Any:
     @app.get("/memory")
     def memory() -> t.Any:
         return jsonify(_memory_kib())
-
-    return app
 
 
 def serve(chunk_size: int) -> None:

@@ -145,6 +145,18 @@ class SessionInterface:
         """Whether the cookie is ``Partitioned`` (CHIPS): ``SESSION_COOKIE_PARTITIONED``."""
         return t.cast(bool, app.config["SESSION_COOKIE_PARTITIONED"])
 
+    def _cookie_options(self, app: Flask) -> dict[str, t.Any]:
+        # The attributes set_cookie and delete_cookie both take: a deleted cookie must
+        # match the one it replaces, or the browser keeps that one.
+        return {
+            "domain": self.get_cookie_domain(app),
+            "path": self.get_cookie_path(app),
+            "secure": self.get_cookie_secure(app),
+            "partitioned": self.get_cookie_partitioned(app),
+            "samesite": self.get_cookie_samesite(app),
+            "httponly": self.get_cookie_httponly(app),
+        }
+
     def get_expiration_time(self, app: Flask, session: SessionMixin) -> datetime | None:
         """When the cookie expires: now plus ``app.permanent_session_lifetime`` for a
         permanent session, ``None`` (end of the browser session) otherwise.
@@ -308,15 +320,7 @@ class SecureCookieSessionInterface(SessionInterface):
             if not session:
                 # An emptied session is removed from the browser rather than stored empty.
                 if session.modified:
-                    response.delete_cookie(
-                        self.get_cookie_name(app),
-                        domain=self.get_cookie_domain(app),
-                        path=self.get_cookie_path(app),
-                        secure=self.get_cookie_secure(app),
-                        partitioned=self.get_cookie_partitioned(app),
-                        samesite=self.get_cookie_samesite(app),
-                        httponly=self.get_cookie_httponly(app),
-                    )
+                    response.delete_cookie(self.get_cookie_name(app), **self._cookie_options(app))
                     vary = True
                 return
             if not self.should_set_cookie(app, session):
@@ -328,12 +332,7 @@ class SecureCookieSessionInterface(SessionInterface):
                 self.get_cookie_name(app),
                 signer.dumps(dict(session)),
                 expires=self.get_expiration_time(app, session),
-                httponly=self.get_cookie_httponly(app),
-                domain=self.get_cookie_domain(app),
-                path=self.get_cookie_path(app),
-                secure=self.get_cookie_secure(app),
-                partitioned=self.get_cookie_partitioned(app),
-                samesite=self.get_cookie_samesite(app),
+                **self._cookie_options(app),
             )
             vary = True
         finally:

@@ -9,14 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import sys
-import threading
 import typing as t
 
+from .lazy_client import LazyClient
 from .settings import get_settings
-
-_lock = threading.Lock()
-_client: t.Any = None
-_client_factory: t.Callable[[], t.Any] | None = None
 
 
 def ndb_in_use() -> bool:
@@ -29,11 +25,7 @@ def set_client_factory(factory: t.Callable[[], t.Any] | None) -> None:
 
     The client already created, if any, is dropped.
     """
-    global _client, _client_factory, _global_cache
-    with _lock:
-        _client_factory = factory
-        _client = None
-        _global_cache = _NO_CACHE
+    _clients.set_factory(factory)
 
 
 def _default_client() -> t.Any:
@@ -50,18 +42,20 @@ def _default_client() -> t.Any:
 
 def get_client() -> t.Any:
     """The process's ``ndb.Client``, created on first use (thread-safe)."""
-    global _client
-    client = _client
-    if client is None:
-        with _lock:
-            if _client is None:
-                _client = (_client_factory or _default_client)()
-            client = _client
-    return client
+    return _clients.get()
 
 
 _NO_CACHE: t.Any = object()
 _global_cache: t.Any = _NO_CACHE
+
+
+def _forget_global_cache() -> None:
+    # Decided again for the next client.
+    global _global_cache
+    _global_cache = _NO_CACHE
+
+
+_clients = LazyClient(_default_client, on_reset=_forget_global_cache)
 
 
 def global_cache() -> t.Any:

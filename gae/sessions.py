@@ -362,25 +362,12 @@ class DatastoreSessionInterface(SessionInterface):
             self.get_cookie_name(app),
             signer.sign(sid).decode("ascii"),
             expires=self.get_expiration_time(app, sess),
-            httponly=self.get_cookie_httponly(app),
-            domain=self.get_cookie_domain(app),
-            path=self.get_cookie_path(app),
-            secure=self.get_cookie_secure(app),
-            partitioned=self.get_cookie_partitioned(app),
-            samesite=self.get_cookie_samesite(app),
+            **self._cookie_options(app),
         )
         response.vary.add("Cookie")
 
     def _delete_cookie(self, app: Flask, response: Response) -> None:
-        response.delete_cookie(
-            self.get_cookie_name(app),
-            domain=self.get_cookie_domain(app),
-            path=self.get_cookie_path(app),
-            secure=self.get_cookie_secure(app),
-            partitioned=self.get_cookie_partitioned(app),
-            samesite=self.get_cookie_samesite(app),
-            httponly=self.get_cookie_httponly(app),
-        )
+        response.delete_cookie(self.get_cookie_name(app), **self._cookie_options(app))
         response.vary.add("Cookie")
 
 

@@ -10,12 +10,12 @@ against the emulator. ``Storage(client=...)``, ``Storage(client_factory=...)`` a
 from __future__ import annotations
 
 import datetime
-import threading
 import typing as t
 import uuid
 
 from framework import current_app, has_app_context
 
+from .lazy_client import LazyClient
 from .settings import Settings, get_settings
 from .storage_policy import GiB, KiB, MiB, UploadPolicy
 from .storage_signing import SignerResolver
@@ -43,17 +43,10 @@ _CHUNK_MULTIPLE = 256 * KiB
 #: (its own default is 120 s: a request would hang that long while Cloud Storage is down).
 DEFAULT_RETRY_SECONDS = 10.0
 
-_lock = threading.Lock()
-_client: t.Any = None
-_client_factory: Callable[[], t.Any] | None = None
-
 
 def set_client_factory(factory: Callable[[], t.Any] | None) -> None:
     """Build the process's client with ``factory`` from now on (drops the current one)."""
-    global _client, _client_factory
-    with _lock:
-        _client_factory = factory
-        _client = None
+    _clients.set_factory(factory)
 
 
 def _default_client() -> t.Any:
@@ -68,16 +61,12 @@ def _default_client() -> t.Any:
     return storage.Client(project=settings.project)
 
 
+_clients = LazyClient(_default_client)
+
+
 def get_client() -> t.Any:
     """The process's ``google.cloud.storage.Client``, created on first use (thread-safe)."""
-    global _client
-    client = _client
-    if client is None:
-        with _lock:
-            if _client is None:
-                _client = (_client_factory or _default_client)()
-            client = _client
-    return client
+    return _clients.get()
 
 
 def uuid_name(policy: UploadPolicy) -> str:
@@ -113,8 +102,8 @@ class StorageCore:
     ) -> None:
         self._bucket_name = bucket
         self._client = client
-        self._client_factory = client_factory
-        self._client_lock = threading.Lock()
+        #: The instance's own client, when it was given a factory (else the process's).
+        self._own_client = LazyClient(client_factory) if client_factory is not None else None
         self.policy = policy or UploadPolicy()
         self.direct_policy = direct_policy or DEFAULT_DIRECT_POLICY
         self.object_namer = object_namer or uuid_name
@@ -146,13 +135,11 @@ class StorageCore:
     @property
     def client(self) -> t.Any:
         """The ``google.cloud.storage.Client`` in use (created on first use)."""
-        if self._client is None:
-            if self._client_factory is None:
-                return get_client()
-            with self._client_lock:
-                if self._client is None:
-                    self._client = self._client_factory()
-        return self._client
+        if self._client is not None:
+            return self._client
+        if self._own_client is None:
+            return get_client()
+        return self._own_client.get()
 
     @property
     def bucket_name(self) -> str:

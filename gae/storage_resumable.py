@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import functools
 import json
 import threading
 import time
@@ -70,7 +71,6 @@ class ResumableUpload:
 
     def __init__(self, url: str, chunk_size: int, first: ChunkBuffer | None = None) -> None:
         self.url = url
-        self.chunk_size = chunk_size
         self._held: ChunkBuffer | None = first if first is not None else take_buffer(chunk_size)
         #: Bytes the service has persisted (the offset of the buffer's first byte).
         self.persisted = 0
@@ -331,7 +331,9 @@ def _connect(scheme: str, host: str, port: int | None) -> t.Any:
     return http.client.HTTPConnection(host, port, timeout=TIMEOUT[1])
 
 
+@functools.cache
 def _tls_context() -> t.Any:
+    # Once per process: building a context reads the whole CA bundle.
     import ssl
 
     # The CA bundle requests uses, so both kinds of upload request trust the same roots.

@@ -215,9 +215,6 @@ class UploadFormDataParser(FormDataParser):
         options: dict[str, str] | None = None,
     ) -> tuple[t.IO[bytes], MultiDict[str, str], MultiDict[str, FileStorage]]:
         receiver = self.receiver
-        receiver.content_length = content_length
-        boundary = (options or {}).get("boundary")
-        receiver.boundary = boundary.encode("latin-1", "replace") if boundary else None
         counted = t.cast(t.IO[bytes], _CountingReader(stream, receiver))
         try:
             _, form, files = super().parse(counted, mimetype, content_length, options)
@@ -269,6 +266,8 @@ class UploadFormDataParser(FormDataParser):
         boundary = options.get("boundary", "").encode("ascii")
         if not boundary:
             raise ValueError("Missing boundary")
+        self.receiver.boundary = boundary
+        self.receiver.content_length = content_length
         form, files = parser.parse(stream, boundary, content_length)
         return stream, form, files
 
