@@ -24,9 +24,11 @@ def _free_port() -> int:
 def _get(url: str, deadline: float, proc: subprocess.Popen[bytes]) -> bytes:
     while True:
         try:
-            with urllib.request.urlopen(url, timeout=2) as response:
+            with urllib.request.urlopen(url, timeout=10) as response:
                 return bytes(response.read())
-        except (urllib.error.URLError, ConnectionError):
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            # A first page can be slow on a loaded machine (templates compile, emulators
+            # warm up): keep asking until the deadline.
             if proc.poll() is not None:
                 stderr = proc.stderr.read() if proc.stderr else b""
                 raise AssertionError(f"`python -m sample_app` exited: {stderr[-2000:]!r}") from None
