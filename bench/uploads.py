@@ -39,7 +39,7 @@ import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from gae.storage_client import DEFAULT_CHUNK_SIZE
+from gae.storage.client import DEFAULT_CHUNK_SIZE
 
 Backend = t.Literal["gcp-storage-emulator", "fake-gcs-server"]
 

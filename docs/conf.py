@@ -55,6 +55,8 @@ nitpick_ignore_regex = [
     # Other projects' objects (typing, werkzeug, jinja2, ...): no inventories offline.
     (r"py:.*", r"(?!framework\b|gae\b).*"),
     (r"py:.*", r".*\._\w+"),
+    # Members of a package's inner modules (gae.storage.receiver.Receiver): internal.
+    (r"py:.*", r"gae\.[a-z_]+\.[a-z_]\w*\.\w+.*"),
     (r"py:mod", rf"(?!(?:framework|gae|{_SUBMODULES})$).*"),
     (r"py:(?!mod).*", rf"(?!(?:{_CHECKED})$).*"),
     # Type variables in signatures.

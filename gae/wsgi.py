@@ -223,7 +223,7 @@ class AppEngine:
         app.add_url_rule("/_ah/warmup", "_ah_warmup", self._warmup_view)
         if self.use_datastore_sessions:
             from .sessions import DatastoreSessionInterface
-            from .sessions_cli import register_cleanup_route
+            from .sessions.cli import register_cleanup_route
 
             app.session_interface = DatastoreSessionInterface()
             register_cleanup_route(app)

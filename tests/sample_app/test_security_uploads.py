@@ -206,8 +206,8 @@ def test_the_upload_policy_records_only_what_the_bytes_are(
 ) -> None:
     # The rule behind the route tests above, for every pairing of content and claim: an
     # accepted file is recorded under an allowed type its first bytes agree with.
-    from gae.storage_policy import FileTypeRejected, UploadPolicy, normalize_type
-    from gae.storage_sniff import DECLARED_FAMILY, sniff
+    from gae.storage.policy import FileTypeRejected, UploadPolicy, normalize_type
+    from gae.storage.sniff import DECLARED_FAMILY, sniff
     from sample_app.attachments import ALLOWED_TYPES
 
     policy = UploadPolicy(allowed_types=ALLOWED_TYPES)

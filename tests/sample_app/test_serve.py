@@ -26,7 +26,9 @@ def _get(url: str, deadline: float, proc: subprocess.Popen[bytes]) -> bytes:
         try:
             with urllib.request.urlopen(url, timeout=2) as response:
                 return bytes(response.read())
-        except (urllib.error.URLError, ConnectionError):
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            # Refused while the server starts, or slow to answer its first request on
+            # a loaded machine: both are retried until the deadline.
             if proc.poll() is not None:
                 stderr = proc.stderr.read() if proc.stderr else b""
                 raise AssertionError(f"`python -m sample_app` exited: {stderr[-2000:]!r}") from None
