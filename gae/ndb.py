@@ -28,15 +28,25 @@ def set_client_factory(factory: t.Callable[[], t.Any] | None) -> None:
     _clients.set_factory(factory)
 
 
-def _default_client() -> t.Any:
+def anonymous_client(project: str | None) -> t.Any:
+    """An ``ndb.Client`` without credentials: for an emulator, or one that never connects.
+
+    Real credentials would be looked up (and on a laptop, fail or hang) though the
+    emulator needs none.
+    """
+    from google.auth.credentials import AnonymousCredentials
     from google.cloud import ndb  # type: ignore[import-untyped, unused-ignore]
 
+    credentials = AnonymousCredentials()  # type: ignore[no-untyped-call]
+    return ndb.Client(project=project, credentials=credentials)
+
+
+def _default_client() -> t.Any:
     settings = get_settings()
     if settings.uses_datastore_emulator:
-        from google.auth.credentials import AnonymousCredentials
+        return anonymous_client(settings.project)
+    from google.cloud import ndb  # type: ignore[import-untyped, unused-ignore]
 
-        credentials = AnonymousCredentials()  # type: ignore[no-untyped-call]
-        return ndb.Client(project=settings.project, credentials=credentials)
     return ndb.Client(project=settings.project)
 
 

@@ -29,6 +29,9 @@ import typing as t
 import pytest
 
 from .emulators import DatastoreEmulator, EmulatorError, StorageEmulator
+from .ndb import anonymous_client as anonymous_ndb_client
+from .ndb import set_client_factory as set_ndb_client_factory
+from .storage.client import anonymous_client as anonymous_storage_client
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterator
@@ -161,11 +164,7 @@ def fake_gcs_emulator(
 @pytest.fixture(scope="session")
 def ndb_client(datastore_emulator: DatastoreEmulator) -> t.Any:
     """An ``ndb.Client`` talking to the emulator (anonymous credentials)."""
-    from google.auth.credentials import AnonymousCredentials
-    from google.cloud import ndb  # type: ignore[import-untyped, unused-ignore]
-
-    credentials = AnonymousCredentials()  # type: ignore[no-untyped-call]
-    return ndb.Client(project=datastore_emulator.project, credentials=credentials)
+    return anonymous_ndb_client(datastore_emulator.project)
 
 
 @pytest.fixture
@@ -189,28 +188,15 @@ def offline_ndb() -> Iterator[None]:
     credentials and never connects unless a view uses Datastore, where the adapter would
     otherwise look for real credentials.
     """
-    from . import ndb as gae_ndb
-
-    def client() -> t.Any:
-        from google.auth.credentials import AnonymousCredentials
-        from google.cloud import ndb  # type: ignore[import-untyped, unused-ignore]
-
-        credentials = AnonymousCredentials()  # type: ignore[no-untyped-call]
-        return ndb.Client(project="offline", credentials=credentials)
-
-    gae_ndb.set_client_factory(client)
+    set_ndb_client_factory(lambda: anonymous_ndb_client("offline"))
     yield
-    gae_ndb.set_client_factory(None)
+    set_ndb_client_factory(None)
 
 
 @pytest.fixture(scope="session")
 def gcs_client(gcs_emulator: StorageEmulator) -> t.Any:
     """A ``google.cloud.storage.Client`` for the storage emulator."""
-    from google.auth.credentials import AnonymousCredentials
-    from google.cloud import storage
-
-    credentials = AnonymousCredentials()  # type: ignore[no-untyped-call]
-    return storage.Client(project=gcs_emulator.project, credentials=credentials)
+    return anonymous_storage_client(gcs_emulator.project, gcs_emulator.url)
 
 
 @pytest.fixture

@@ -14,12 +14,13 @@ import typing as t
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gae.emulators.processes import EmulatorError
+from gae.errors import GaeError
+from gae.sdk import GcloudNotFound, find_sdk_root, sdk_python
 
 PROBE = Path(__file__).with_name("_gcloud_probe.py")
 
 
-class GcloudUnavailable(RuntimeError):
+class GcloudUnavailable(GaeError, RuntimeError):
     """The Google Cloud CLI (and so its parser) is not installed."""
 
 
@@ -42,18 +43,11 @@ class GcloudReport:
     uploaded_error: str | None
 
 
-def sdk_python(sdk_root: Path) -> Path:
-    """The SDK's bundled Python interpreter."""
-    return sdk_root / "platform" / "bundledpythonunix" / "bin" / "python3"
-
-
 def find_sdk() -> Path:
     """The Google Cloud CLI's root, or :class:`GcloudUnavailable` saying how to install it."""
-    from gae.emulators import find_sdk_root
-
     try:
         root = find_sdk_root()
-    except EmulatorError as error:
+    except GcloudNotFound as error:
         raise GcloudUnavailable(str(error)) from None
     if not (root / "lib" / "googlecloudsdk").is_dir():
         raise GcloudUnavailable(

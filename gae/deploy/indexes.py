@@ -17,6 +17,8 @@ import typing as t
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gae.errors import GaeError
+
 _MODEL_BASES = frozenset({"Model", "Expando", "PolyModel"})
 _SKIPPED_QUERY_KWARGS = frozenset(
     {"projection", "distinct_on", "group_by", "orders", "filters", "kind", "default_options"}
@@ -185,7 +187,7 @@ def _properties_of(cls: ast.ClassDef) -> dict[str, str]:
     return found
 
 
-class _Unknown(Exception):
+class _Unknown(GaeError):
     """The query has a part that is only known at run time."""
 
 

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
+from gae.errors import GaeError
+
 from .appyaml import DEFAULT_INSTANCE_CLASS, FRAMEWORK_RUNTIMES, INSTANCE_CLASSES
 
 TEMPLATE_DIR = Path(__file__).with_name("templates") / "project"
@@ -42,7 +44,7 @@ MEMORY_MB = {"F1": 384, "F2": 768, "F4": 1536, "F4_1G": 3072} | {
 _VERSION_FALLBACK = {"gunicorn": "23.0.0", "pytest": "8.3.5"}
 
 
-class ScaffoldError(ValueError):
+class ScaffoldError(GaeError, ValueError):
     """The options or the target folder do not allow writing the project."""
 
 

@@ -14,15 +14,12 @@ process started here is stopped by pid on exit and dies with its parent if that 
 
 from __future__ import annotations
 
-from .group import (
-    DatastoreEmulator,
-    Emulators,
-    StorageEmulator,
-    find_java,
-    find_sdk_root,
-    local_emulators,
-)
+from gae.sdk import find_sdk_root
+
+from .datastore import DatastoreEmulator, find_java
+from .group import Emulators, local_emulators
 from .processes import EmulatorError, free_port
+from .storage import StorageEmulator
 
 __all__ = [
     "DatastoreEmulator",

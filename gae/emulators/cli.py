@@ -17,7 +17,8 @@ from pathlib import Path
 
 import click
 
-from .group import DEFAULT_BUCKET, DEFAULT_PROJECT, Emulators
+from .base import DEFAULT_BUCKET, DEFAULT_PROJECT
+from .group import Emulators
 from .processes import EmulatorError, pid_alive
 
 DEFAULT_STATE_DIR = ".emulators"

@@ -22,10 +22,12 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from gae.errors import GaeError
+
 _PR_SET_PDEATHSIG = 1
 
 
-class EmulatorError(RuntimeError):
+class EmulatorError(GaeError, RuntimeError):
     """An emulator could not be found, started or reached; the message says how to fix it."""
 
 

@@ -11,7 +11,8 @@ entity (see :mod:`gae.sessions.store`). Compared with hand-written Datastore ses
 * the expiry is pushed forward at most once per ``SESSION_DATASTORE_REFRESH_INTERVAL``;
 * :func:`regenerate` issues a new id at login (stopping session fixation) and
   :func:`destroy` removes the session at logout;
-* expired sessions are deleted by :func:`gae.sessions.cli.cleanup` (command and cron URL).
+* expired sessions are deleted by :func:`gae.sessions.cleanup.cleanup`, behind the cron URL
+  :func:`register_cleanup_route` adds and the ``framework sessions cleanup`` command.
 
 Settings (app config): ``SESSION_DATASTORE_KIND`` (``"Session"``),
 ``SESSION_DATASTORE_NAMESPACE`` (``None``), ``SESSION_DATASTORE_REFRESH_INTERVAL``
@@ -21,6 +22,7 @@ Settings (app config): ``SESSION_DATASTORE_KIND`` (``"Session"``),
 
 from __future__ import annotations
 
+from .cleanup import register_cleanup_route
 from .interface import DatastoreSession, DatastoreSessionInterface, destroy, regenerate
 from .store import SessionStoreUnavailable, SessionTooLarge
 
@@ -31,4 +33,5 @@ __all__ = [
     "SessionTooLarge",
     "destroy",
     "regenerate",
+    "register_cleanup_route",
 ]

@@ -17,6 +17,7 @@ from werkzeug.exceptions import ServiceUnavailable
 
 from framework import session as current_session
 from framework.sessions import SessionInterface, SessionMixin
+from gae.errors import ConfigurationError
 from gae.ndb import ensure_context
 
 from .store import SessionStoreUnavailable, Store, now
@@ -139,9 +140,10 @@ def destroy() -> None:
 
 
 def _current(action: str) -> DatastoreSession:
-    sess = t.cast(t.Any, current_session)._get_current_object()
+    # The proxy itself: isinstance sees the session behind it.
+    sess: t.Any = current_session
     if not isinstance(sess, DatastoreSession):
-        raise RuntimeError(
+        raise ConfigurationError(
             f"gae.sessions.{action}() needs the Datastore session interface: set "
             "app.session_interface = gae.sessions.DatastoreSessionInterface() "
             "(and a SECRET_KEY)."
@@ -329,6 +331,18 @@ class DatastoreSessionInterface(SessionInterface):
             return True
         return time.time() - sess.issued_at >= self.refresh_interval(app)
 
+    def cookie_options(self, app: Flask) -> dict[str, t.Any]:
+        """The attributes the session cookie is set and deleted with (the same for both:
+        a deleted cookie must match the one it replaces, or the browser keeps that one)."""
+        return {
+            "domain": self.get_cookie_domain(app),
+            "path": self.get_cookie_path(app),
+            "secure": self.get_cookie_secure(app),
+            "partitioned": self.get_cookie_partitioned(app),
+            "samesite": self.get_cookie_samesite(app),
+            "httponly": self.get_cookie_httponly(app),
+        }
+
     def _set_cookie(self, app: Flask, sess: DatastoreSession, sid: str, response: Response) -> None:
         signer = self.signer(app)
         if signer is None:
@@ -337,12 +351,12 @@ class DatastoreSessionInterface(SessionInterface):
             self.get_cookie_name(app),
             signer.sign(sid).decode("ascii"),
             expires=self.get_expiration_time(app, sess),
-            **self._cookie_options(app),
+            **self.cookie_options(app),
         )
         response.vary.add("Cookie")
 
     def _delete_cookie(self, app: Flask, response: Response) -> None:
-        response.delete_cookie(self.get_cookie_name(app), **self._cookie_options(app))
+        response.delete_cookie(self.get_cookie_name(app), **self.cookie_options(app))
         response.vary.add("Cookie")
 
 

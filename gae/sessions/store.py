@@ -15,6 +15,7 @@ import typing as t
 from datetime import UTC, datetime
 
 from framework.json.tag import TaggedJSONSerializer
+from gae.errors import GaeError
 
 #: Datastore's entity size limit (1 MiB minus 4 bytes), less room for the key and the
 #: other properties.
@@ -26,11 +27,11 @@ _models: dict[str, t.Any] = {}
 _models_lock = threading.Lock()
 
 
-class SessionTooLarge(ValueError):
+class SessionTooLarge(GaeError, ValueError):
     """The session would not fit in one Datastore entity; nothing was written."""
 
 
-class SessionStoreUnavailable(RuntimeError):
+class SessionStoreUnavailable(GaeError, RuntimeError):
     """Datastore could not be reached, or stayed too contended, for a session operation."""
 
 

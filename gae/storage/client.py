@@ -14,6 +14,7 @@ import typing as t
 import uuid
 
 from framework import current_app, has_app_context
+from gae.errors import ConfigurationError
 from gae.lazy_client import LazyClient
 from gae.settings import Settings, get_settings
 
@@ -49,15 +50,28 @@ def set_client_factory(factory: Callable[[], t.Any] | None) -> None:
     _clients.set_factory(factory)
 
 
-def _default_client() -> t.Any:
+def anonymous_client(project: str | None, api_endpoint: str | None = None) -> t.Any:
+    """A ``google.cloud.storage.Client`` without credentials, for an emulator.
+
+    ``api_endpoint`` (the emulator's URL) wins over ``STORAGE_EMULATOR_HOST``. Real
+    credentials would try to fetch a token, and hang, against the emulator.
+    """
+    from google.auth.credentials import AnonymousCredentials
     from google.cloud import storage  # type: ignore[import-untyped, unused-ignore]
 
+    credentials = AnonymousCredentials()  # type: ignore[no-untyped-call]
+    options = {"api_endpoint": api_endpoint} if api_endpoint else None
+    return storage.Client(
+        project=project or "local", credentials=credentials, client_options=options
+    )
+
+
+def _default_client() -> t.Any:
     settings = get_settings()
     if settings.storage_emulator_host:
-        from google.auth.credentials import AnonymousCredentials
+        return anonymous_client(settings.project)
+    from google.cloud import storage  # type: ignore[import-untyped, unused-ignore]
 
-        credentials = AnonymousCredentials()  # type: ignore[no-untyped-call]
-        return storage.Client(project=settings.project or "local", credentials=credentials)
     return storage.Client(project=settings.project)
 
 
@@ -146,7 +160,7 @@ class StorageCore:
         """``Storage(bucket=)``, else ``GCS_BUCKET`` (config, then environment)."""
         name = self._bucket_name or self.config("GCS_BUCKET") or self.settings.bucket
         if not name:
-            raise RuntimeError(
+            raise ConfigurationError(
                 "No Cloud Storage bucket is configured: pass Storage(bucket=...), set "
                 "GCS_BUCKET in the app config or the environment, or set "
                 "GOOGLE_CLOUD_PROJECT so the default '<project>.appspot.com' is used."

@@ -16,6 +16,7 @@ import datetime
 import typing as t
 
 from .client import StorageCore, utcnow
+from .objects import FILENAME_METADATA, delete_quietly
 from .policy import (
     BadUpload,
     FileTooLarge,
@@ -30,7 +31,6 @@ from .policy import (
 )
 from .signing import DirectUpload, ticket_serializer
 from .sniff import SNIFF_BYTES
-from .stream import FILENAME_METADATA, delete_quietly
 
 
 class DirectUploads(StorageCore):

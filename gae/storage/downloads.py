@@ -17,8 +17,8 @@ from werkzeug.http import http_date, is_resource_modified
 from framework import current_app, request
 
 from .client import StorageCore
+from .objects import FILENAME_METADATA
 from .policy import StoredFile, content_disposition, normalize_type
-from .stream import FILENAME_METADATA
 
 if t.TYPE_CHECKING:
     import datetime

@@ -8,11 +8,20 @@ from __future__ import annotations
 import typing as t
 
 from framework import request
+from gae.errors import ConfigurationError
+from gae.request_class import add_request_mixin
 
 from .direct import DirectUploads
 from .downloads import Downloads
+from .objects import UploadTarget
 from .policy import FileTypeRejected, StoredFile, UploadPolicy
-from .receiver import POLICY_ATTRIBUTE, RECEIVER_KEY, Receiver, UploadRequestMixin
+from .receiver import (
+    POLICY_ATTRIBUTE,
+    RECEIVER_KEY,
+    Receiver,
+    UploadRequestMixin,
+    request_too_large,
+)
 
 if t.TYPE_CHECKING:
     from framework import Flask, Response
@@ -42,12 +51,7 @@ class Storage(DirectUploads, Downloads):
         """Register with ``app``: its request class learns to stream uploads."""
         super().init_app(app)
         app.extensions["gae.storage"] = self
-        if not issubclass(app.request_class, UploadRequestMixin):
-            app.request_class = type(
-                f"Upload{app.request_class.__name__}",
-                (UploadRequestMixin, app.request_class),
-                {"__module__": app.request_class.__module__},
-            )
+        add_request_mixin(app, UploadRequestMixin, "Upload")
         app.after_request(self._after_request)
         app.teardown_request(self._teardown_request)
 
@@ -63,7 +67,7 @@ class Storage(DirectUploads, Downloads):
         receiver = request.environ.get(RECEIVER_KEY)
         if not isinstance(receiver, Receiver):
             if not isinstance(request, UploadRequestMixin):
-                raise RuntimeError(
+                raise ConfigurationError(
                     "storage.receive() needs the app's request class to come from "
                     "Storage.init_app(app); it was replaced afterwards. Call init_app after "
                     "changing app.request_class."
@@ -78,7 +82,7 @@ class Storage(DirectUploads, Downloads):
             receiver = self.begin(policy or self.policy)
         request.files  # noqa: B018 (parses the body into Cloud Storage, once)
         if not receiver.parser_made:
-            raise RuntimeError(
+            raise ConfigurationError(
                 "The request body was read before storage.receive() (request.form, "
                 "request.files, request.get_data() or request.stream was used first, e.g. "
                 "by a CSRF check), so the files are gone. Mark the view with "
@@ -116,19 +120,20 @@ class Storage(DirectUploads, Downloads):
 
     def begin(self, policy: UploadPolicy) -> Receiver:
         """Set this request up to stream its files under ``policy`` (before the body is read)."""
-        receiver = Receiver(
+        target = UploadTarget(
             bucket=self.bucket(),
             policy=policy,
             chunk_size=self.chunk_size,
             object_namer=self.object_namer,
             retry=self.retry,
         )
+        receiver = Receiver(target)
         limit = policy.max_request_size
         if limit is not None:
             length = request.content_length
             if length is not None and length > limit:
                 # Refused before a byte of the body is read.
-                raise receiver.request_too_large(limit)
+                raise request_too_large(limit)
             request.max_content_length = limit
         request.environ[RECEIVER_KEY] = receiver
         return receiver

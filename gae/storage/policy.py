@@ -24,6 +24,8 @@ from werkzeug.exceptions import (
 )
 from werkzeug.http import parse_options_header
 
+from gae.errors import GaeError
+
 from .sniff import DECLARED_FAMILY, is_textual, looks_like_text, sniff
 
 KiB = 1024
@@ -41,7 +43,7 @@ Checksum = t.Literal["crc32c", "md5"]
 # -- errors --------------------------------------------------------------------------------
 
 
-class UploadRejected(HTTPException):
+class UploadRejected(GaeError, HTTPException):
     """Base of the errors a rejected upload raises; each is a 4xx response with a message."""
 
 
@@ -65,7 +67,7 @@ class UploadConflict(UploadRejected, Conflict):
     """409: the generated object name is already taken (nothing was overwritten)."""
 
 
-class StorageUnavailable(ServiceUnavailable):
+class StorageUnavailable(GaeError, ServiceUnavailable):
     """503: Cloud Storage failed while storing; nothing from this upload was kept."""
 
 
@@ -195,6 +197,13 @@ class UploadPolicy:
         if allowed is None:
             return True
         return mimetype in allowed or f"{mimetype.partition('/')[0]}/*" in allowed
+
+    def file_too_large(self, filename: str | None) -> FileTooLarge:
+        """The 413 for a file over :attr:`max_file_size` (raised as its bytes arrive)."""
+        return FileTooLarge(
+            f"The file {sanitize_filename(filename)!r} is larger than the limit of "
+            f"{describe_size(self.max_file_size)} per file. Upload a smaller file."
+        )
 
     def check_declared(self, filename: str | None, declared: str) -> None:
         """Reject early, before any byte of the file is read, what the headers rule out."""

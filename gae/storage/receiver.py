@@ -1,12 +1,14 @@
 """Multipart file parts streamed into Cloud Storage while the request body is read.
 
-Part of :mod:`gae.storage`. The hook is werkzeug's documented one: the request's
+Part of :mod:`gae.storage`. The hooks are werkzeug's public ones: the request's
 :meth:`~werkzeug.wrappers.Request.make_form_data_parser` returns a
-:class:`~werkzeug.formparser.FormDataParser` whose ``stream_factory`` hands werkzeug an
-:class:`UploadStream` for each file part. werkzeug writes the part into it 64 KiB at a
-time; the stream checks the limits as bytes arrive and forwards them to Cloud Storage
-(one request for a small file, a resumable upload in ``chunk_size`` pieces for a large
-one), so memory stays at about one chunk whatever the file size.
+:class:`~werkzeug.formparser.FormDataParser` whose :meth:`parse` runs werkzeug's
+:class:`~werkzeug.formparser.MultiPartParser` with a ``stream_factory`` that hands it an
+:class:`~gae.storage.stream.UploadStream` for each file part. The parser writes the part
+into it as it reads the body (up to 1 MiB at a time); the stream checks the limits as
+bytes arrive and forwards them to Cloud Storage (one request for a small file, a
+resumable upload in ``chunk_size`` pieces for a large one), so memory stays at about one
+chunk whatever the file size.
 
 If anything goes wrong before the form has been read completely (a limit, a bad type, a
 malformed body, a client that goes away) every object this request created is deleted and
@@ -20,6 +22,7 @@ import typing as t
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.formparser import FormDataParser, MultiPartParser
 
+from .objects import UploadTarget
 from .policy import (
     BadUpload,
     FileTooLarge,
@@ -38,8 +41,6 @@ PARSER_BUFFER_SIZE = 1024 * 1024
 MIN_PARSER_BUFFER_SIZE = 64 * 1024
 
 if t.TYPE_CHECKING:
-    from collections.abc import Callable
-
     from werkzeug.datastructures import FileStorage, MultiDict
     from werkzeug.wrappers import Request as _RequestBase
 else:
@@ -85,33 +86,16 @@ def _begin_for_marked_view(request: _RequestBase) -> Receiver | None:
 
 
 class Receiver:
-    """Everything one request's upload needs: its policy, bucket, and the streams opened."""
+    """One request's upload: its :class:`~gae.storage.objects.UploadTarget` and the streams
+    opened for its file parts (in form order)."""
 
-    def __init__(
-        self,
-        *,
-        bucket: t.Any,
-        policy: UploadPolicy,
-        chunk_size: int,
-        object_namer: Callable[[UploadPolicy], str],
-        retry: t.Any = None,
-    ) -> None:
-        self.bucket = bucket
-        self.policy = policy
-        self.chunk_size = chunk_size
-        self.object_namer = object_namer
-        #: google-cloud-storage's retry policy for this request's calls (``None``: the
-        #: library's default, which retries for up to 120 s).
-        self.retry = retry
+    def __init__(self, target: UploadTarget) -> None:
+        self.target = target
+        self.policy = target.policy
         self.streams: list[UploadStream] = []
         self.files_seen = 0
         self.parser_made = False
         self.bytes_read = 0
-        #: The request body's latest read, its declared length and its multipart boundary:
-        #: what a file part's size is guessed from (see gae.storage.predict).
-        self.last_block = b""
-        self.content_length: int | None = None
-        self.boundary: bytes | None = None
         #: Whether ``Storage.receive()`` handed the records to the view.
         self.claimed = False
         #: Whether the view asked to keep the files whatever the response (``Storage.keep``).
@@ -140,17 +124,23 @@ class Receiver:
     ) -> t.IO[bytes]:
         """werkzeug's stream factory: called at the start of each file part."""
         declared = normalize_type(content_type)
+        admit = None
         if filename:
-            self.count_file(filename)
-            self.policy.check_declared(filename, declared)
+            self.admit(filename, declared)
+        else:
+            # An empty file input sends a part without a filename and without content: it
+            # only counts as a file, and is only checked, if bytes arrive after all.
+            def admit() -> None:
+                self.admit(filename, declared)
+
         if content_length and content_length > self.policy.max_file_size:
-            raise self.file_too_large(filename)
-        stream = UploadStream(self, filename, declared)
+            raise self.policy.file_too_large(filename)
+        stream = UploadStream(self.target, filename, declared, admit=admit)
         self.streams.append(stream)
         return t.cast(t.IO[bytes], stream)
 
-    def count_file(self, filename: str | None) -> None:
-        """Count one more file; reject the request once there are too many."""
+    def admit(self, filename: str | None, declared: str) -> None:
+        """Count one more file and check its declared type and name against the policy."""
         self.files_seen += 1
         limit = self.policy.max_files
         if self.files_seen > limit:
@@ -159,32 +149,20 @@ class Receiver:
                 f"(the extra one is {sanitize_filename(filename)!r}); send at most {limit} "
                 "per request."
             )
-
-    def file_too_large(self, filename: str | None) -> FileTooLarge:
-        limit = self.policy.max_file_size
-        return FileTooLarge(
-            f"The file {sanitize_filename(filename)!r} is larger than the limit of "
-            f"{describe_size(limit)} per file. Upload a smaller file."
-        )
-
-    def request_too_large(self, limit: int) -> FileTooLarge:
-        return FileTooLarge(
-            f"The request body is larger than the limit of {describe_size(limit)} for this "
-            "upload. Send fewer or smaller files; files over 32 MiB must go straight to "
-            "Cloud Storage with a signed upload URL."
-        )
+        self.policy.check_declared(filename, declared)
 
     def complete(self, files: MultiDict[str, FileStorage]) -> None:
         """Finish the parts werkzeug completed; an unfinished part means a truncated body."""
         complete: set[int] = set()
+        ours = {id(stream) for stream in self.streams}
         for field, file in files.items(multi=True):
             stream = file.stream
-            if isinstance(stream, UploadStream) and stream.receiver is self:
+            if isinstance(stream, UploadStream) and id(stream) in ours:
                 stream.field = field
                 complete.add(id(stream))
                 if stream.state == "open":
                     stream.finish()
-        if any(id(s) not in complete for s in self.streams):
+        if ours - complete:
             raise BadUpload(
                 "The request body ended in the middle of a file: the upload is incomplete "
                 "and nothing was kept. Send the whole file again."
@@ -200,8 +178,18 @@ class Receiver:
         return [s.record() for s in self.streams if s.state == "stored"]
 
 
+def request_too_large(limit: int) -> FileTooLarge:
+    """The 413 for a request body over the policy's ``max_request_size``."""
+    return FileTooLarge(
+        f"The request body is larger than the limit of {describe_size(limit)} for this "
+        "upload. Send fewer or smaller files; files over 32 MiB must go straight to "
+        "Cloud Storage with a signed upload URL."
+    )
+
+
 class UploadFormDataParser(FormDataParser):
-    """werkzeug's form parser, undoing every upload of the request when parsing fails."""
+    """werkzeug's form parser, reading larger blocks and undoing every upload of the
+    request when parsing fails."""
 
     def __init__(self, receiver: Receiver, **options: t.Any) -> None:
         super().__init__(**options)
@@ -214,10 +202,25 @@ class UploadFormDataParser(FormDataParser):
         content_length: int | None,
         options: dict[str, str] | None = None,
     ) -> tuple[t.IO[bytes], MultiDict[str, str], MultiDict[str, FileStorage]]:
+        if mimetype != "multipart/form-data":
+            return super().parse(stream, mimetype, content_length, options)
         receiver = self.receiver
-        counted = t.cast(t.IO[bytes], _CountingReader(stream, receiver))
         try:
-            _, form, files = super().parse(counted, mimetype, content_length, options)
+            boundary = (options or {}).get("boundary", "").encode("ascii")
+            if not boundary:
+                raise ValueError("Missing boundary")
+            # werkzeug's own multipart parser (the one FormDataParser runs), with larger
+            # reads: the file bytes pass through Python once per read, so fewer, larger
+            # reads cost less.
+            parser = MultiPartParser(
+                stream_factory=self.stream_factory,
+                max_form_memory_size=self.max_form_memory_size,
+                max_form_parts=self.max_form_parts,
+                cls=self.cls,
+                buffer_size=parser_read_size(self.max_form_memory_size),
+            )
+            counted = t.cast(t.IO[bytes], _CountingReader(stream, receiver))
+            form, files = parser.parse(counted, boundary, content_length)
             receiver.complete(files)
         except UploadRejected:
             receiver.abort()
@@ -228,7 +231,7 @@ class UploadFormDataParser(FormDataParser):
             # The policy's limit, or the app's MAX_CONTENT_LENGTH when the policy has none.
             limit = receiver.policy.max_request_size or self.max_content_length
             if limit is not None and receiver.bytes_read >= limit:
-                raise receiver.request_too_large(limit) from error
+                raise request_too_large(limit) from error
             raise FileTooLarge(
                 "A text field of this form is larger than MAX_FORM_MEMORY_SIZE "
                 f"({self.max_form_memory_size} bytes) or the form has more than "
@@ -245,30 +248,6 @@ class UploadFormDataParser(FormDataParser):
             # A client that went away (ClientDisconnected), a storage failure, anything.
             receiver.abort()
             raise
-        return stream, form, files
-
-    def _parse_multipart(
-        self,
-        stream: t.IO[bytes],
-        mimetype: str,
-        content_length: int | None,
-        options: dict[str, str],
-    ) -> tuple[t.IO[bytes], MultiDict[str, str], MultiDict[str, FileStorage]]:
-        # werkzeug's own multipart step with larger reads: the file bytes pass through
-        # Python once per read, so fewer, larger reads cost less.
-        parser = MultiPartParser(
-            stream_factory=self.stream_factory,
-            max_form_memory_size=self.max_form_memory_size,
-            max_form_parts=self.max_form_parts,
-            cls=self.cls,
-            buffer_size=parser_read_size(self.max_form_memory_size),
-        )
-        boundary = options.get("boundary", "").encode("ascii")
-        if not boundary:
-            raise ValueError("Missing boundary")
-        self.receiver.boundary = boundary
-        self.receiver.content_length = content_length
-        form, files = parser.parse(stream, boundary, content_length)
         return stream, form, files
 
 
@@ -295,8 +274,7 @@ class _CountingReader:
             size = MIN_PARSER_BUFFER_SIZE
         data = self._stream.read(size)
         receiver.bytes_read += len(data)
-        receiver.last_block = data
         limit = receiver.policy.max_request_size
         if limit is not None and receiver.bytes_read > limit:
-            raise receiver.request_too_large(limit)
+            raise request_too_large(limit)
         return data

@@ -20,17 +20,19 @@ persisted range; the last with ``bytes a-b/total`` (or ``bytes */total``) and an
 
 from __future__ import annotations
 
-import atexit
 import contextlib
-import functools
 import json
-import threading
 import time
 import typing as t
+
+from gae.errors import GaeError
+from gae.lazy_client import LazyClient
 
 from .buffer import ChunkBuffer, give_back, take_buffer
 
 if t.TYPE_CHECKING:
+    from collections.abc import Callable
+
     import requests
 
 #: Statuses after which the same request may be sent again.
@@ -38,21 +40,29 @@ RETRYABLE = frozenset({408, 429, 500, 502, 503, 504})
 RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0)
 TIMEOUT = (10.0, 120.0)
 
-_local = threading.local()
+
+def _new_session() -> requests.Session:
+    import requests
+
+    return requests.Session()
+
+
+#: The one HTTP session the app's uploads use for their session URIs (every thread's:
+#: its connection pool is thread-safe, and nothing else is kept on it). Everything that
+#: needs the app's credentials goes through the client library's own transport instead.
+_http = LazyClient(_new_session)
 
 
 def _session() -> requests.Session:
-    # One connection pool per thread: requests' Session is not meant to be shared.
-    session: requests.Session | None = getattr(_local, "session", None)
-    if session is None:
-        import requests
-
-        session = requests.Session()
-        _local.session = session
-    return session
+    return t.cast("requests.Session", _http.get())
 
 
-class ResumableUploadError(Exception):
+def set_session_factory(factory: Callable[[], requests.Session] | None) -> None:
+    """Build the session for session URIs with ``factory`` (``None``: a plain one)."""
+    _http.set_factory(factory)
+
+
+class ResumableUploadError(GaeError):
     """The session refused a request (``status`` is the HTTP status, ``None`` if none)."""
 
     def __init__(self, message: str, status: int | None) -> None:
@@ -176,17 +186,12 @@ class ResumableUpload:
         return response
 
 
-def query_session(url: str, total: int | None = None) -> requests.Response | None:
-    """Ask a session how far it got (``None`` if it cannot be reached).
-
-    With ``total``, a session that holds that many bytes completes the object and answers
-    with it, as after a final request whose answer was lost.
-    """
+def query_session(url: str) -> requests.Response | None:
+    """Ask a session how far it got (``None`` if it cannot be reached)."""
     import requests
 
-    span = f"bytes */{total}" if total is not None else "bytes */*"
     try:
-        return _session().put(url, headers={"Content-Range": span}, timeout=TIMEOUT)
+        return _session().put(url, headers={"Content-Range": "bytes */*"}, timeout=TIMEOUT)
     except requests.RequestException:
         return None
 
@@ -211,134 +216,3 @@ def _refused(response: requests.Response) -> ResumableUploadError:
         f"{response.text[:300]!r}.",
         response.status_code,
     )
-
-
-#: Seconds an idle connection of a :class:`StreamedPut` is kept for the next one (front
-#: ends close idle connections after a while; a reused one that turns out closed costs
-#: the upload a second send from its buffer).
-IDLE_SECONDS = 30.0
-
-
-class StreamedPut:
-    """One upload request whose body is sent while it is still arriving.
-
-    The request's length is declared up front (``length`` bytes, ``Content-Range: span``);
-    :meth:`send` passes bytes on as they come, :meth:`response` reads the answer once all
-    were sent, and :meth:`abort` drops the connection instead (a request cut short never
-    completes an object). Plain ``http.client``: ``requests`` cannot send a body piece by
-    piece with a declared length. After an answer the connection is kept for a later
-    request to the same host, so a TLS handshake is not paid per upload.
-    """
-
-    def __init__(self, url: str, span: str, length: int) -> None:
-        from urllib.parse import urlsplit
-
-        parts = urlsplit(url)
-        self._key = (parts.scheme, parts.hostname or "", parts.port)
-        connection = _take_idle(self._key) or _connect(*self._key)
-        self.length = length
-        self.sent = 0
-        self._connection = connection
-        try:
-            connection.putrequest(
-                "PUT", f"{parts.path}?{parts.query}" if parts.query else parts.path
-            )
-            connection.putheader("Content-Range", span)
-            connection.putheader("Content-Length", str(length))
-            connection.endheaders()
-        except BaseException:
-            connection.close()
-            raise
-
-    def send(self, data: memoryview) -> None:
-        """Send the next bytes of the body (never more than the declared length)."""
-        if self.sent + len(data) > self.length:
-            raise ValueError(f"This request's body is {self.length} bytes; no more fit.")
-        self._connection.send(data)
-        self.sent += len(data)
-
-    def response(self) -> tuple[int, bytes]:
-        """The status and body of the answer (the whole body must have been sent)."""
-        connection = self._connection
-        try:
-            answer = connection.getresponse()
-            body = answer.read()
-        except BaseException:
-            connection.close()
-            raise
-        if answer.will_close:
-            connection.close()
-        else:
-            _keep_idle(self._key, connection)
-        return answer.status, body
-
-    def abort(self) -> None:
-        """Drop the request unfinished (never raises)."""
-        with contextlib.suppress(Exception):
-            self._connection.close()
-
-
-_Key = tuple[str, str, "int | None"]
-
-#: Idle connections kept per host (a busy app runs uploads in several threads at once).
-MAX_IDLE = 4
-_idle_lock = threading.Lock()
-_idle: dict[_Key, list[tuple[t.Any, float]]] = {}
-
-
-def _take_idle(key: _Key) -> t.Any:
-    stale = []
-    found = None
-    with _idle_lock:
-        kept = _idle.get(key, [])
-        while kept and found is None:
-            connection, since = kept.pop()
-            if time.monotonic() - since > IDLE_SECONDS:
-                stale.append(connection)
-            else:
-                found = connection
-    for connection in stale:
-        connection.close()
-    return found
-
-
-def _keep_idle(key: _Key, connection: t.Any) -> None:
-    with _idle_lock:
-        kept = _idle.setdefault(key, [])
-        if len(kept) < MAX_IDLE:
-            kept.append((connection, time.monotonic()))
-            return
-    connection.close()
-
-
-def close_idle_connections() -> None:
-    """Close the connections kept for later uploads (done at exit too)."""
-    with _idle_lock:
-        kept = [connection for pool in _idle.values() for connection, _ in pool]
-        _idle.clear()
-    for connection in kept:
-        connection.close()
-
-
-atexit.register(close_idle_connections)
-
-
-def _connect(scheme: str, host: str, port: int | None) -> t.Any:
-    import http.client
-
-    if scheme == "https":
-        return http.client.HTTPSConnection(host, port, timeout=TIMEOUT[1], context=_tls_context())
-    return http.client.HTTPConnection(host, port, timeout=TIMEOUT[1])
-
-
-@functools.cache
-def _tls_context() -> t.Any:
-    # Once per process: building a context reads the whole CA bundle.
-    import ssl
-
-    # The CA bundle requests uses, so both kinds of upload request trust the same roots.
-    try:
-        import certifi
-    except ImportError:  # pragma: no cover - requests depends on certifi
-        return ssl.create_default_context()
-    return ssl.create_default_context(cafile=certifi.where())

@@ -21,6 +21,8 @@ import datetime
 import threading
 import typing as t
 
+from gae.errors import ConfigurationError
+
 if t.TYPE_CHECKING:
     from collections.abc import Callable
 
@@ -36,7 +38,7 @@ _IAM_HELP = (
 )
 
 
-class SigningError(RuntimeError):
+class SigningError(ConfigurationError):
     """Cloud Storage URLs cannot be signed with this configuration (a server-side problem)."""
 
 
@@ -241,7 +243,7 @@ TICKET_SALT = "gae.storage.direct-upload"
 def ticket_serializer(secret_key: t.Any, fallbacks: t.Sequence[t.Any] = ()) -> t.Any:
     """itsdangerous' timed serializer over ``SECRET_KEY`` (fallback keys still verify)."""
     if not secret_key:
-        raise RuntimeError(
+        raise ConfigurationError(
             "gae.storage signs direct-upload tickets with the app's SECRET_KEY, which is not "
             "set: set app.config['SECRET_KEY'] (from Secret Manager in production)."
         )

@@ -16,7 +16,6 @@ from gae.emulators import (
     Emulators,
     StorageEmulator,
     find_java,
-    find_sdk_root,
 )
 from gae.emulators.processes import pid_alive
 
@@ -152,8 +151,9 @@ def test_firestore_emulator_in_datastore_mode(tmp_path: Path) -> None:
 def test_missing_cloud_cli_names_the_install_command(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("CLOUDSDK_ROOT_DIR", raising=False)
     monkeypatch.setenv("PATH", "/nonexistent")
+    # The harness's own error (what the pytest plugin turns into a skip or a CI failure).
     with pytest.raises(EmulatorError, match="apt-get install google-cloud-cli"):
-        find_sdk_root()
+        DatastoreEmulator().start()
 
 
 def test_missing_java_names_a_jdk(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -15,15 +15,18 @@ import os
 import socket
 import threading
 import typing as t
+from collections.abc import Iterator
 
 import google_crc32c
 import pytest
+import requests
 from google.cloud import storage
 from werkzeug.serving import make_server
 
 from framework import Flask, abort, jsonify, request
-from gae.storage import KiB, MiB, Storage, StoredFile, UploadPolicy
+from gae.storage import KiB, MiB, Storage, StoredFile, UploadPolicy, resumable
 from gae.storage.receiver import parser_read_size
+from gae.storage.stream import ONE_REQUEST_LIMIT
 
 CHUNK = 256 * KiB
 BOUNDARY = "test-boundary-5f2a"
@@ -183,6 +186,84 @@ def test_a_file_larger_than_a_chunk_streams_through_a_resumable_upload(
     )
     assert record.checksum == reported == base64.b64encode(digest).decode()
     assert record.size == len(data)
+
+
+@pytest.fixture
+def session_puts() -> Iterator[list[str]]:
+    """The Content-Range of every PUT to a resumable session URI (watched, not changed)."""
+    spans: list[str] = []
+
+    def watching() -> requests.Session:
+        session = requests.Session()
+
+        def watch(response: requests.Response, *args: t.Any, **kwargs: t.Any) -> None:
+            if response.request.method == "PUT":
+                spans.append(str(response.request.headers.get("Content-Range")))
+
+        session.hooks["response"].append(watch)
+        return session
+
+    resumable.set_session_factory(watching)
+    yield spans
+    resumable.set_session_factory(None)
+
+
+def stored_as(bucket: storage.Bucket, response: t.Any, *data: bytes) -> list[StoredFile]:
+    """The records of a 200 response, each checked against the bytes in the bucket."""
+    assert response.status_code == 200, response.data
+    records = [StoredFile.from_dict(f) for f in response.get_json()["files"]]
+    assert [bucket.get_blob(r.name).download_as_bytes() for r in records] == list(data)
+    assert names(bucket) == sorted(r.name for r in records)
+    return records
+
+
+def test_each_size_takes_the_fewest_requests_from_one_buffer(
+    bucket: storage.Bucket, session_puts: list[str]
+) -> None:
+    chunk = 4 * MiB
+    app, _ = make_app(bucket, chunk_size=chunk, max_file_size=16 * MiB)
+    # Up to ONE_REQUEST_LIMIT: one ordinary upload request, no session.
+    small = png(ONE_REQUEST_LIMIT)
+    stored_as(bucket, post(app, multipart(("f", "a.png", "image/png", small))), small)
+    assert session_puts == []
+    # Over it but within a chunk: a session of known size, sent in one request.
+    medium = png(ONE_REQUEST_LIMIT + 1)
+    post_medium = post(app, multipart(("f", "b.png", "image/png", medium)))
+    assert post_medium.status_code == 200, post_medium.data
+    assert session_puts == [f"bytes 0-{len(medium) - 1}/{len(medium)}"]
+    # Over a chunk: full chunks while the file arrives, then the rest with the total.
+    session_puts.clear()
+    large = png(2 * chunk + 5)
+    post_large = post(app, multipart(("f", "c.png", "image/png", large)))
+    assert post_large.status_code == 200, post_large.data
+    assert session_puts == [
+        f"bytes 0-{chunk - 1}/*",
+        f"bytes {chunk}-{2 * chunk - 1}/*",
+        f"bytes {2 * chunk}-{len(large) - 1}/{len(large)}",
+    ]
+    records = [StoredFile.from_dict(r.get_json()["files"][0]) for r in (post_medium, post_large)]
+    assert [bucket.get_blob(r.name).download_as_bytes() for r in records] == [medium, large]
+
+
+def test_files_of_any_size_and_order_in_one_form(bucket: storage.Bucket) -> None:
+    app, _ = make_app(bucket, chunk_size=4 * MiB, max_file_size=16 * MiB, max_files=3)
+    first, second, third = png(3 * MiB), png(3 * MiB + 5), png(5 * MiB)
+    body = multipart(
+        ("a", "a.png", "image/png", first),
+        ("title", None, None, b"between"),
+        ("b", "b.png", "image/png", second),
+        ("c", "c.png", "image/png", third),
+    )
+    records = stored_as(bucket, post(app, body), first, second, third)
+    assert [r.field for r in records] == ["a", "b", "c"]
+
+
+def test_a_body_without_the_final_line_break_is_stored_whole(bucket: storage.Bucket) -> None:
+    app, _ = make_app(bucket, chunk_size=4 * MiB, max_file_size=16 * MiB)
+    data = png(3 * MiB)
+    body = multipart(("f", "a.png", "image/png", data))
+    assert body.endswith(b"--\r\n")
+    stored_as(bucket, post(app, body[:-2]), data)
 
 
 def test_several_files_come_back_in_form_order(bucket: storage.Bucket) -> None:
