@@ -82,6 +82,13 @@ def global_cache() -> t.Any:
     return _global_cache
 
 
+def new_context() -> t.Any:
+    """A new context of the process's client, with the global cache when one is set."""
+    cache = global_cache()
+    client = get_client()
+    return client.context(global_cache=cache) if cache is not None else client.context()
+
+
 def current_context() -> t.Any:
     """The ndb context active in this thread, or ``None``."""
     module = sys.modules.get("google.cloud.ndb.context")
@@ -106,9 +113,7 @@ class RequestContext:
         """Enter a new context unless one is active in this thread."""
         if current_context() is not None:
             return
-        cache = global_cache()
-        client = get_client()
-        manager = client.context(global_cache=cache) if cache is not None else client.context()
+        manager = new_context()
         manager.__enter__()
         self._manager = manager
 
@@ -133,5 +138,5 @@ def ensure_context() -> t.Iterator[t.Any]:
     if context is not None:
         yield context
         return
-    with get_client().context() as context:
+    with new_context() as context:
         yield context

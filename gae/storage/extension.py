@@ -13,7 +13,6 @@ from gae.request_class import add_request_mixin
 
 from .direct import DirectUploads
 from .downloads import Downloads
-from .objects import UploadTarget
 from .policy import FileTypeRejected, StoredFile, UploadPolicy
 from .receiver import (
     POLICY_ATTRIBUTE,
@@ -22,6 +21,7 @@ from .receiver import (
     UploadRequestMixin,
     request_too_large,
 )
+from .stream import UploadTarget
 
 if t.TYPE_CHECKING:
     from framework import Flask, Response

@@ -1,66 +1,26 @@
-"""The Cloud Storage objects uploads create: where they go, create-only writes, clean-up.
+"""The Cloud Storage objects uploads create: create-only writes, clean-up, what errors mean.
 
-Part of :mod:`gae.storage`. An :class:`UploadTarget` is fixed when a request starts to
-upload: its bucket, policy, chunk size, naming and retry bound. Everything an upload
-stream asks of Cloud Storage goes through the few functions here, with the client
-library's own transport: objects are created with ``if_generation_match=0`` (never
-replacing one), deleted by exact generation, and Cloud Storage's failures become 4xx/5xx
-errors with a message.
+Part of :mod:`gae.storage`. Everything an upload stream asks of Cloud Storage (besides
+the chunks it sends to a resumable session) goes through the few functions here, with
+the client library's own transport: objects are created with ``if_generation_match=0``
+(never replacing one), deleted by exact generation, and Cloud Storage's failures become
+4xx/5xx errors with a message.
 """
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
-import hashlib
 import typing as t
 
-from .policy import StorageUnavailable, UploadConflict, UploadPolicy, UploadRejected
+from .policy import StorageUnavailable, UploadConflict, UploadRejected, sanitize_filename
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
+    from .stream import UploadTarget
+
 #: Metadata key under which the sanitised original filename is stored on the object.
 FILENAME_METADATA = "original-filename"
-
-
-@dataclasses.dataclass(frozen=True)
-class UploadTarget:
-    """Where one request's files go and under which rules, fixed when the request begins.
-
-    ``retry`` is google-cloud-storage's retry policy for the upload's calls (``None``: the
-    library's default, which retries for up to 120 s).
-    """
-
-    bucket: t.Any
-    policy: UploadPolicy
-    chunk_size: int
-    object_namer: Callable[[UploadPolicy], str]
-    retry: t.Any = None
-
-    def new_blob(self, filename: str) -> t.Any:
-        """A handle for a new object: a generated name, the original filename as metadata."""
-        blob = self.bucket.blob(self.object_namer(self.policy))
-        blob.metadata = {FILENAME_METADATA: filename}
-        return blob
-
-    @property
-    def retry_options(self) -> dict[str, t.Any]:
-        """``retry=`` for the library's calls, when bounded."""
-        return {} if self.retry is None else {"retry": self.retry}
-
-    def new_hash(self) -> t.Any:
-        """A running checksum of the policy's kind (what Cloud Storage reports back)."""
-        if self.policy.checksum == "md5":
-            return hashlib.md5(usedforsecurity=False)
-        import google_crc32c  # type: ignore[import-untyped, unused-ignore]
-
-        return google_crc32c.Checksum()  # type: ignore[no-untyped-call, unused-ignore]
-
-    def reported_checksum(self, stored: t.Mapping[str, t.Any]) -> str | None:
-        """The checksum Cloud Storage reports in an object resource (JSON field names)."""
-        value = stored.get("crc32c" if self.policy.checksum == "crc32c" else "md5Hash")
-        return None if value is None else str(value)
 
 
 def open_session(target: UploadTarget, blob: t.Any, content_type: str, size: int | None) -> str:
@@ -139,8 +99,11 @@ def status_of(error: BaseException) -> int | None:
 
 
 @contextlib.contextmanager
-def storage_errors(bucket: str, where: str, filename: str) -> Iterator[None]:
-    """Turn Cloud Storage failures while storing ``filename`` into clear HTTP errors."""
+def storage_errors(bucket: str, filename: str | None, where: Callable[[], str]) -> Iterator[None]:
+    """Turn Cloud Storage failures while storing ``filename`` into clear HTTP errors.
+
+    ``where`` names the object (asked only when something failed).
+    """
     try:
         yield
     except UploadRejected:
@@ -148,7 +111,7 @@ def storage_errors(bucket: str, where: str, filename: str) -> Iterator[None]:
     except Exception as error:
         if not _is_storage_error(error):
             raise
-        raise _failure(bucket, where, filename, error) from error
+        raise _failure(bucket, where(), sanitize_filename(filename), error) from error
 
 
 def _failure(bucket: str, where: str, filename: str, error: Exception) -> Exception:

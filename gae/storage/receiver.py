@@ -22,7 +22,6 @@ import typing as t
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.formparser import FormDataParser, MultiPartParser
 
-from .objects import UploadTarget
 from .policy import (
     BadUpload,
     FileTooLarge,
@@ -33,7 +32,7 @@ from .policy import (
     normalize_type,
     sanitize_filename,
 )
-from .stream import UploadStream
+from .stream import UploadStream, UploadTarget
 
 #: Most bytes werkzeug's multipart parser reads from the request at a time; at least
 #: its own default (64 KiB).
@@ -86,7 +85,7 @@ def _begin_for_marked_view(request: _RequestBase) -> Receiver | None:
 
 
 class Receiver:
-    """One request's upload: its :class:`~gae.storage.objects.UploadTarget` and the streams
+    """One request's upload: its :class:`~gae.storage.stream.UploadTarget` and the streams
     opened for its file parts (in form order)."""
 
     def __init__(self, target: UploadTarget) -> None:

@@ -10,7 +10,7 @@ takes the rest a chunk at a time. Objects are created with ``if_generation_match
 an existing object is never replaced. Once stored, the size and checksum Cloud Storage
 reports must match what the app sent.
 
-A stream knows only its :class:`~gae.storage.objects.UploadTarget` (frozen for the
+A stream knows only its :class:`UploadTarget` (frozen for the
 request) and, for a part without a filename, a callback that admits it once it has
 content: nothing reaches back into the request's receiver.
 """
@@ -18,24 +18,26 @@ content: nothing reaches back into the request's receiver.
 from __future__ import annotations
 
 import base64
+import dataclasses
+import hashlib
 import logging
 import typing as t
 
 from .buffer import ChunkBuffer, give_back, take_buffer
 from .objects import (
+    FILENAME_METADATA,
     create_in_one_request,
     delete_quietly,
     open_session,
     storage_errors,
 )
-from .policy import BadUpload, StorageUnavailable, StoredFile, sanitize_filename
+from .policy import BadUpload, StorageUnavailable, StoredFile, UploadPolicy, sanitize_filename
 from .sniff import SNIFF_BYTES
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable
     from contextlib import AbstractContextManager
 
-    from .objects import UploadTarget
     from .resumable import ResumableUpload
 
 logger = logging.getLogger("gae.storage")
@@ -44,6 +46,45 @@ logger = logging.getLogger("gae.storage")
 #: (One request copies the file twice more on the way out: bytes, then the multipart body
 #: the library builds; a session sends it from the buffer as it is.)
 ONE_REQUEST_LIMIT = 2 * 1024 * 1024
+
+
+@dataclasses.dataclass(frozen=True)
+class UploadTarget:
+    """Where one request's files go and under which rules, fixed when the request begins.
+
+    ``retry`` is google-cloud-storage's retry policy for the upload's calls (``None``: the
+    library's default, which retries for up to 120 s).
+    """
+
+    bucket: t.Any
+    policy: UploadPolicy
+    chunk_size: int
+    object_namer: Callable[[UploadPolicy], str]
+    retry: t.Any = None
+
+    def new_blob(self, filename: str) -> t.Any:
+        """A handle for a new object: a generated name, the original filename as metadata."""
+        blob = self.bucket.blob(self.object_namer(self.policy))
+        blob.metadata = {FILENAME_METADATA: filename}
+        return blob
+
+    @property
+    def retry_options(self) -> dict[str, t.Any]:
+        """``retry=`` for the library's calls, when bounded."""
+        return {} if self.retry is None else {"retry": self.retry}
+
+    def new_hash(self) -> t.Any:
+        """A running checksum of the policy's kind (what Cloud Storage reports back)."""
+        if self.policy.checksum == "md5":
+            return hashlib.md5(usedforsecurity=False)
+        import google_crc32c  # type: ignore[import-untyped, unused-ignore]
+
+        return google_crc32c.Checksum()  # type: ignore[no-untyped-call, unused-ignore]
+
+    def reported_checksum(self, stored: t.Mapping[str, t.Any]) -> str | None:
+        """The checksum Cloud Storage reports in an object resource (JSON field names)."""
+        value = stored.get("crc32c" if self.policy.checksum == "crc32c" else "md5Hash")
+        return None if value is None else str(value)
 
 
 class UploadStream:
@@ -224,9 +265,7 @@ class UploadStream:
         return self._blob
 
     def _errors(self) -> AbstractContextManager[None]:
-        return storage_errors(
-            self.target.bucket.name, self.where(), sanitize_filename(self.filename)
-        )
+        return storage_errors(self.target.bucket.name, self.filename, self.where)
 
     def _start_session(self, *, size: int | None = None) -> ResumableUpload:
         from .resumable import ResumableUpload

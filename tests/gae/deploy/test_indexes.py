@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 from google.api_core.exceptions import GoogleAPICallError
-from google.auth.credentials import AnonymousCredentials
 from google.cloud import ndb
 
 from gae.deploy.indexes import (
@@ -28,6 +27,7 @@ from gae.deploy.indexes import (
 from gae.emulators import find_java, find_sdk_root
 from gae.emulators.processes import Waiting, free_port, http_get, spawn, stop
 from gae.emulators.processes import wait_until_healthy as wait_healthy
+from gae.ndb import anonymous_client as anonymous_ndb_client
 
 SOURCE = """
 from google.cloud import ndb
@@ -104,7 +104,7 @@ def strict_datastore(tmp_path: Path) -> Iterator[t.Callable[[list[Index]], t.Any
 
         wait_healthy([Waiting("strict Datastore emulator", process, healthy, log)], 60)
         os.environ["DATASTORE_EMULATOR_HOST"] = f"127.0.0.1:{port}"
-        return ndb.Client(project="index-test", credentials=AnonymousCredentials())  # type: ignore[no-untyped-call]
+        return anonymous_ndb_client("index-test")
 
     try:
         yield start

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 from google.api_core.exceptions import PreconditionFailed
-from google.auth.credentials import AnonymousCredentials
 from google.cloud import ndb, storage
 
 from gae.emulators import (
@@ -18,6 +17,8 @@ from gae.emulators import (
     find_java,
 )
 from gae.emulators.processes import pid_alive
+from gae.ndb import anonymous_client as anonymous_ndb_client
+from gae.storage.client import anonymous_client as anonymous_storage_client
 
 
 class Note(ndb.Model):
@@ -72,11 +73,7 @@ def test_environment_points_clients_at_the_emulators(
 def test_fake_gcs_server_enforces_create_only_preconditions(
     fake_gcs_emulator: StorageEmulator,
 ) -> None:
-    client = storage.Client(
-        project=fake_gcs_emulator.project,
-        credentials=AnonymousCredentials(),
-        client_options={"api_endpoint": fake_gcs_emulator.url},
-    )
+    client = anonymous_storage_client(fake_gcs_emulator.project, fake_gcs_emulator.url)
     fake_gcs_emulator.reset()
     blob = client.bucket(fake_gcs_emulator.bucket).blob("once.txt")
     blob.upload_from_string(b"first", if_generation_match=0)
@@ -94,20 +91,20 @@ def test_data_persists_across_restarts_with_a_data_dir(tmp_path: Path) -> None:
 
     group = start()
     try:
-        client = ndb.Client(project="persist-demo", credentials=AnonymousCredentials())
+        client = anonymous_ndb_client("persist-demo")
         with client.context():
             key = Note(text="kept", rank=1).put()
-        gcs = storage.Client(project="persist-demo", credentials=AnonymousCredentials())
+        gcs = anonymous_storage_client("persist-demo")
         gcs.bucket("keep").blob("k.txt").upload_from_string(b"kept")
     finally:
         group.stop()
 
     group = start()
     try:
-        client = ndb.Client(project="persist-demo", credentials=AnonymousCredentials())
+        client = anonymous_ndb_client("persist-demo")
         with client.context():
             assert key.get().text == "kept"
-        gcs = storage.Client(project="persist-demo", credentials=AnonymousCredentials())
+        gcs = anonymous_storage_client("persist-demo")
         assert gcs.bucket("keep").blob("k.txt").download_as_bytes() == b"kept"
     finally:
         group.stop()
@@ -132,7 +129,7 @@ def test_firestore_emulator_in_datastore_mode(tmp_path: Path) -> None:
         previous = os.environ.get("DATASTORE_EMULATOR_HOST")
         os.environ["DATASTORE_EMULATOR_HOST"] = emulator.env["DATASTORE_EMULATOR_HOST"]
         try:
-            client = ndb.Client(project="fs-demo", credentials=AnonymousCredentials())
+            client = anonymous_ndb_client("fs-demo")
             with client.context():
                 key = Note(text="fs", rank=7).put()
                 assert key.get().rank == 7

@@ -19,10 +19,9 @@ from pathlib import Path
 
 import google_crc32c
 import pytest
-from google.auth.credentials import AnonymousCredentials
-from google.cloud import storage
 
 from gae.emulators import StorageEmulator
+from gae.storage.client import anonymous_client as anonymous_storage_client
 
 ROOT = Path(__file__).resolve().parents[3]
 MB = 1_000_000
@@ -45,11 +44,7 @@ def _serve(bucket: str, emulator_url: str) -> None:
     from gae.storage import GiB, Storage, UploadPolicy
 
     app = Flask("memory_test")
-    client = storage.Client(
-        project="memory-test",
-        credentials=AnonymousCredentials(),
-        client_options={"api_endpoint": emulator_url},
-    )
+    client = anonymous_storage_client("memory-test", emulator_url)
     store = Storage(
         app,
         bucket=bucket,

@@ -13,22 +13,18 @@ import time
 import typing as t
 
 import pytest
-from google.auth.credentials import AnonymousCredentials
-from google.cloud import storage
 
 from framework import Flask, abort, jsonify
 from gae.emulators import StorageEmulator, free_port
 from gae.storage import KiB, Storage, UploadPolicy
+from gae.storage.client import anonymous_client as anonymous_storage_client
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
 
 
 def make_app(retry_seconds: float | None) -> Flask:
-    client = storage.Client(
-        project="outage-project",
-        credentials=AnonymousCredentials(),
-        client_options={"api_endpoint": f"http://127.0.0.1:{free_port()}"},  # nobody there
-    )
+    nobody_there = f"http://127.0.0.1:{free_port()}"
+    client = anonymous_storage_client("outage-project", nobody_there)
     app = Flask(__name__)
     app.config.update(SECRET_KEY="k" * 32, GCS_UPLOAD_CHUNK_SIZE=256 * KiB)
     if retry_seconds is not None:
@@ -73,11 +69,7 @@ def test_keep_leaves_the_files_of_a_failed_request_in_the_bucket(
     gcs_emulator: StorageEmulator,
 ) -> None:
     gcs_emulator.reset()
-    client = storage.Client(
-        project=gcs_emulator.project,
-        credentials=AnonymousCredentials(),
-        client_options={"api_endpoint": gcs_emulator.url},
-    )
+    client = anonymous_storage_client(gcs_emulator.project, gcs_emulator.url)
     app = Flask(__name__)
     store = Storage(app, bucket=gcs_emulator.bucket, client=client)
 

@@ -14,13 +14,13 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from google.auth.credentials import AnonymousCredentials
 from google.cloud import storage
 from google.oauth2 import credentials as oauth2_credentials
 
 from framework import Flask
 from gae.settings import Settings
 from gae.storage import SigningError, Storage
+from gae.storage.client import anonymous_client as anonymous_storage_client
 
 EMAIL = "signer@test-project.iam.gserviceaccount.com"
 LOCAL = Settings.from_environ({"GOOGLE_CLOUD_PROJECT": "test-project"})
@@ -29,11 +29,7 @@ ON_GAE = Settings.from_environ({"GAE_ENV": "standard", "GOOGLE_CLOUD_PROJECT": "
 
 def offline_client() -> storage.Client:
     # Anonymous and pointed at a closed port: signing never talks to the storage API.
-    return storage.Client(
-        project="test-project",
-        credentials=AnonymousCredentials(),
-        client_options={"api_endpoint": "http://127.0.0.1:9"},
-    )
+    return anonymous_storage_client("test-project", "http://127.0.0.1:9")
 
 
 def make_storage(settings: Settings = LOCAL, **options: object) -> Storage:
