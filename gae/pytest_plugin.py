@@ -29,9 +29,6 @@ import typing as t
 import pytest
 
 from .emulators import DatastoreEmulator, EmulatorError, StorageEmulator
-from .ndb import anonymous_client as anonymous_ndb_client
-from .ndb import set_client_factory as set_ndb_client_factory
-from .storage.client import anonymous_client as anonymous_storage_client
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterator
@@ -164,7 +161,9 @@ def fake_gcs_emulator(
 @pytest.fixture(scope="session")
 def ndb_client(datastore_emulator: DatastoreEmulator) -> t.Any:
     """An ``ndb.Client`` talking to the emulator (anonymous credentials)."""
-    return anonymous_ndb_client(datastore_emulator.project)
+    from .ndb import anonymous_client
+
+    return anonymous_client(datastore_emulator.project)
 
 
 @pytest.fixture
@@ -188,15 +187,20 @@ def offline_ndb() -> Iterator[None]:
     credentials and never connects unless a view uses Datastore, where the adapter would
     otherwise look for real credentials.
     """
-    set_ndb_client_factory(lambda: anonymous_ndb_client("offline"))
+    from .ndb import anonymous_client, set_client_factory
+
+    set_client_factory(lambda: anonymous_client("offline"))
     yield
-    set_ndb_client_factory(None)
+    set_client_factory(None)
 
 
 @pytest.fixture(scope="session")
 def gcs_client(gcs_emulator: StorageEmulator) -> t.Any:
     """A ``google.cloud.storage.Client`` for the storage emulator."""
-    return anonymous_storage_client(gcs_emulator.project, gcs_emulator.url)
+    # Imported here: loading the plugin (every pytest run) stays cheap.
+    from .storage.client import anonymous_client
+
+    return anonymous_client(gcs_emulator.project, gcs_emulator.url)
 
 
 @pytest.fixture

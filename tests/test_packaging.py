@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -46,9 +47,17 @@ def test_entry_points_name_objects_that_exist() -> None:
 
 @pytest.mark.slow
 def test_the_wheel_holds_every_module_the_templates_and_the_entry_points(tmp_path: Path) -> None:
+    # Built from a clean copy: a build/ folder left in the checkout could hide a module the
+    # package list misses (and building must not write into the checkout).
+    source = tmp_path / "source"
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    for folder in ("framework", "gae"):
+        shutil.copytree(ROOT / folder, source / folder, ignore=ignore)
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(ROOT / name, source / name)
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(tmp_path), "."],
-        cwd=ROOT,
+        cwd=source,
         check=True,
         capture_output=True,
         timeout=300,
