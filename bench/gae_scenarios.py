@@ -35,6 +35,7 @@ import gae.ndb
 from bench.scenarios import RequestSpec
 from framework import Flask, request
 from gae.logging import current_trace
+from gae.ndb import anonymous_client as anonymous_ndb_client
 from gae.settings import Settings, reload_settings
 from gae.wsgi import AppEngineMiddleware
 
@@ -228,11 +229,10 @@ def offline_ndb_client() -> Iterator[None]:
 
     Entering a context never calls Datastore, so no emulator is needed.
     """
-    ndb = _import_ndb()
-    from google.auth.credentials import AnonymousCredentials
+    _import_ndb()  # the adapter opens contexts only for apps that use ndb
 
     def factory() -> Any:
-        return ndb.Client(project=PROJECT, credentials=AnonymousCredentials())  # type: ignore[no-untyped-call]
+        return anonymous_ndb_client(PROJECT)
 
     gae.ndb.set_client_factory(factory)
     try:

@@ -39,7 +39,8 @@ import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from gae.storage_client import DEFAULT_CHUNK_SIZE
+from gae.storage.client import DEFAULT_CHUNK_SIZE
+from gae.storage.client import anonymous_client as anonymous_storage_client
 
 Backend = t.Literal["gcp-storage-emulator", "fake-gcs-server"]
 
@@ -218,8 +219,6 @@ def _direct(bucket: t.Any, path: Path, chunk_size: int | None) -> float:
 def run(
     sizes_mb: list[int], rounds: int, chunk_size: int, backend: Backend = DEFAULT_BACKEND
 ) -> list[SizeResult]:
-    from google.auth.credentials import AnonymousCredentials
-    from google.cloud import storage  # type: ignore[import-untyped, unused-ignore]
 
     from gae.emulators import StorageEmulator
 
@@ -232,11 +231,7 @@ def run(
         "PYTHONPATH": str(ROOT),
     }
     try:
-        client = storage.Client(
-            project=PROJECT,
-            credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
-            client_options={"api_endpoint": emulator.url},
-        )
+        client = anonymous_storage_client(PROJECT, emulator.url)
         bucket = client.bucket(BUCKET)
         results = []
         with tempfile.TemporaryDirectory(prefix="bench-uploads-") as folder:
@@ -308,7 +303,12 @@ def report(results: list[SizeResult], chunk_size: int, backend: Backend = DEFAUL
             f"{r.direct_same_chunk_mb_s:.1f} | {r.app_mb_s:.1f} | {r.ratio * 100:.0f} % | "
             f"{r.app_peak_growth_mib:.1f} MiB |"
         )
-    lines += ["", "Goals: app / direct >= 70 %; peak memory growth < 64 MiB at every size."]
+    lines += [
+        "",
+        "Goal: peak memory growth < 64 MiB at every size (tests/gae/storage/test_memory.py "
+        "asserts it). app / direct is reported, not a goal: both emulators copy the whole "
+        "partial object per chunk, which Cloud Storage does not.",
+    ]
     return "\n".join(lines)
 
 

@@ -47,7 +47,7 @@ nitpicky = True
 _SUBMODULES = (
     r"framework\.(json|json\.provider|json\.tag|sessions|views|testing|cli|signals)"
     r"|gae\.(wsgi|settings|headers|logging|sessions|storage|secret_manager|emulators"
-    r"|pytest_plugin)"
+    r"|pytest_plugin|errors|deploy|sdk)"
 )
 # framework.Flask, framework.Flask.route, framework.url_for; gae.storage.Storage.receive.
 _CHECKED = rf"(framework|gae)\.([A-Z]\w*(\.\w+)?|[a-z]\w*)|({_SUBMODULES})\.\w+(\.\w+)?"
@@ -55,6 +55,8 @@ nitpick_ignore_regex = [
     # Other projects' objects (typing, werkzeug, jinja2, ...): no inventories offline.
     (r"py:.*", r"(?!framework\b|gae\b).*"),
     (r"py:.*", r".*\._\w+"),
+    # Members of a package's inner modules (gae.storage.receiver.Receiver): internal.
+    (r"py:.*", r"gae\.[a-z_]+\.[a-z_]\w*\.\w+.*"),
     (r"py:mod", rf"(?!(?:framework|gae|{_SUBMODULES})$).*"),
     (r"py:(?!mod).*", rf"(?!(?:{_CHECKED})$).*"),
     # Type variables in signatures.
@@ -78,10 +80,13 @@ REFERENCE_MODULES = [
     "framework.sessions",
     "framework.testing",
     "framework.views",
+    "gae.deploy",
     "gae.emulators",
+    "gae.errors",
     "gae.headers",
     "gae.logging",
     "gae.pytest_plugin",
+    "gae.sdk",
     "gae.secret_manager",
     "gae.sessions",
     "gae.settings",

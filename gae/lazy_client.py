@@ -1,6 +1,6 @@
 """A client built once, on first use, by a factory that can be replaced.
 
-What :mod:`gae.ndb` and :mod:`gae.storage_client` keep per process, and a
+What :mod:`gae.ndb` and :mod:`gae.storage.client` keep per process, and a
 :class:`~gae.storage.Storage` given its own ``client_factory`` keeps per instance: building
 a Google client reads credentials and sets up transports, so it is done once, by whichever
 thread needs it first, and only if something needs it (cold starts stay cheap).

@@ -28,15 +28,25 @@ def set_client_factory(factory: t.Callable[[], t.Any] | None) -> None:
     _clients.set_factory(factory)
 
 
-def _default_client() -> t.Any:
+def anonymous_client(project: str | None) -> t.Any:
+    """An ``ndb.Client`` without credentials: for an emulator, or one that never connects.
+
+    Real credentials would be looked up (and on a laptop, fail or hang) though the
+    emulator needs none.
+    """
+    from google.auth.credentials import AnonymousCredentials
     from google.cloud import ndb  # type: ignore[import-untyped, unused-ignore]
 
+    credentials = AnonymousCredentials()  # type: ignore[no-untyped-call]
+    return ndb.Client(project=project, credentials=credentials)
+
+
+def _default_client() -> t.Any:
     settings = get_settings()
     if settings.uses_datastore_emulator:
-        from google.auth.credentials import AnonymousCredentials
+        return anonymous_client(settings.project)
+    from google.cloud import ndb  # type: ignore[import-untyped, unused-ignore]
 
-        credentials = AnonymousCredentials()  # type: ignore[no-untyped-call]
-        return ndb.Client(project=settings.project, credentials=credentials)
     return ndb.Client(project=settings.project)
 
 
@@ -72,6 +82,13 @@ def global_cache() -> t.Any:
     return _global_cache
 
 
+def new_context() -> t.Any:
+    """A new context of the process's client, with the global cache when one is set."""
+    cache = global_cache()
+    client = get_client()
+    return client.context(global_cache=cache) if cache is not None else client.context()
+
+
 def current_context() -> t.Any:
     """The ndb context active in this thread, or ``None``."""
     module = sys.modules.get("google.cloud.ndb.context")
@@ -96,9 +113,7 @@ class RequestContext:
         """Enter a new context unless one is active in this thread."""
         if current_context() is not None:
             return
-        cache = global_cache()
-        client = get_client()
-        manager = client.context(global_cache=cache) if cache is not None else client.context()
+        manager = new_context()
         manager.__enter__()
         self._manager = manager
 
@@ -123,5 +138,5 @@ def ensure_context() -> t.Iterator[t.Any]:
     if context is not None:
         yield context
         return
-    with get_client().context() as context:
+    with new_context() as context:
         yield context

@@ -161,11 +161,9 @@ def fake_gcs_emulator(
 @pytest.fixture(scope="session")
 def ndb_client(datastore_emulator: DatastoreEmulator) -> t.Any:
     """An ``ndb.Client`` talking to the emulator (anonymous credentials)."""
-    from google.auth.credentials import AnonymousCredentials
-    from google.cloud import ndb  # type: ignore[import-untyped, unused-ignore]
+    from .ndb import anonymous_client
 
-    credentials = AnonymousCredentials()  # type: ignore[no-untyped-call]
-    return ndb.Client(project=datastore_emulator.project, credentials=credentials)
+    return anonymous_client(datastore_emulator.project)
 
 
 @pytest.fixture
@@ -189,28 +187,20 @@ def offline_ndb() -> Iterator[None]:
     credentials and never connects unless a view uses Datastore, where the adapter would
     otherwise look for real credentials.
     """
-    from . import ndb as gae_ndb
+    from .ndb import anonymous_client, set_client_factory
 
-    def client() -> t.Any:
-        from google.auth.credentials import AnonymousCredentials
-        from google.cloud import ndb  # type: ignore[import-untyped, unused-ignore]
-
-        credentials = AnonymousCredentials()  # type: ignore[no-untyped-call]
-        return ndb.Client(project="offline", credentials=credentials)
-
-    gae_ndb.set_client_factory(client)
+    set_client_factory(lambda: anonymous_client("offline"))
     yield
-    gae_ndb.set_client_factory(None)
+    set_client_factory(None)
 
 
 @pytest.fixture(scope="session")
 def gcs_client(gcs_emulator: StorageEmulator) -> t.Any:
     """A ``google.cloud.storage.Client`` for the storage emulator."""
-    from google.auth.credentials import AnonymousCredentials
-    from google.cloud import storage
+    # Imported here: loading the plugin (every pytest run) stays cheap.
+    from .storage.client import anonymous_client
 
-    credentials = AnonymousCredentials()  # type: ignore[no-untyped-call]
-    return storage.Client(project=gcs_emulator.project, credentials=credentials)
+    return anonymous_client(gcs_emulator.project, gcs_emulator.url)
 
 
 @pytest.fixture

@@ -23,6 +23,7 @@ import os
 import urllib.error
 import urllib.request
 
+from .errors import GaeError
 from .settings import Settings, get_settings
 
 METADATA_TOKEN_URL = (
@@ -32,7 +33,7 @@ SECRET_MANAGER_URL = "https://secretmanager.googleapis.com/v1"
 DEFAULT_SECRET_ID = "secret-key"
 
 
-class SecretUnavailable(RuntimeError):
+class SecretUnavailable(GaeError, RuntimeError):
     """A secret could not be read; the message says what to set up."""
 
 

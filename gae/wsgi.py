@@ -21,9 +21,11 @@ from contextvars import ContextVar
 
 from framework import Flask
 
+from .errors import ConfigurationError
 from .headers import TRUSTED_KEY, AppEngineRequestMixin, parse_trace
 from .logging import current_trace
 from .ndb import RequestContext, get_client, ndb_in_use
+from .request_class import add_request_mixin
 from .settings import Settings, get_settings
 
 if t.TYPE_CHECKING:
@@ -196,7 +198,7 @@ class AppEngine:
     def init_app(self, app: Flask) -> None:
         """Make ``app`` ready for App Engine (see the module documentation)."""
         if "appengine" in app.extensions:
-            raise RuntimeError(
+            raise ConfigurationError(
                 "This app already has the App Engine extension: call gae.wrap(app) or "
                 "AppEngine(app) once (gae.wrap on a wrapped app returns it unchanged)."
             )
@@ -214,16 +216,10 @@ class AppEngine:
         self.force_production = settings.on_app_engine
         if settings.on_app_engine:
             self._enforce_production(app)
-        if not issubclass(app.request_class, AppEngineRequestMixin):
-            app.request_class = type(
-                f"AppEngine{app.request_class.__name__}",
-                (AppEngineRequestMixin, app.request_class),
-                {"__module__": app.request_class.__module__},
-            )
+        add_request_mixin(app, AppEngineRequestMixin, "AppEngine")
         app.add_url_rule("/_ah/warmup", "_ah_warmup", self._warmup_view)
         if self.use_datastore_sessions:
-            from .sessions import DatastoreSessionInterface
-            from .sessions_cli import register_cleanup_route
+            from .sessions import DatastoreSessionInterface, register_cleanup_route
 
             app.session_interface = DatastoreSessionInterface()
             register_cleanup_route(app)
@@ -235,7 +231,7 @@ class AppEngine:
         secret = app.config.get("SECRET_KEY")
         text = secret.decode(errors="replace") if isinstance(secret, bytes) else secret
         if text is None or text.strip().lower() in PLACEHOLDER_SECRETS:
-            raise RuntimeError(
+            raise ConfigurationError(
                 "SECRET_KEY is not set (or is a placeholder), and App Engine serves real "
                 "users: sessions could be forged. Set it from the environment, e.g. "
                 "app.config['SECRET_KEY'] = os.environ['SECRET_KEY'] with the value kept in "
@@ -243,7 +239,7 @@ class AppEngine:
                 "before calling gae.wrap(app)."
             )
         if len(text) < MIN_SECRET_LENGTH:
-            raise RuntimeError(
+            raise ConfigurationError(
                 f"SECRET_KEY is only {len(text)} characters long; use at least "
                 f"{MIN_SECRET_LENGTH} random characters, e.g. python -c 'import secrets; "
                 "print(secrets.token_hex(32))', stored in Secret Manager."

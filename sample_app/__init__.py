@@ -55,14 +55,14 @@ def create_app(config: dict[str, t.Any] | None = None) -> Flask:
     if config:
         app.config.update(config)
 
-    from . import api, attachments, auth, posts
+    from . import api, attachments, auth, files, posts
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(posts.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(attachments.bp)
     app.config.setdefault("GCS_BUCKET", app.config["UPLOAD_BUCKET"])
-    attachments.storage.init_app(app)
+    files.storage.init_app(app)
     errors.register(app)
 
     app.before_request(load_user)
@@ -73,7 +73,7 @@ def create_app(config: dict[str, t.Any] | None = None) -> Flask:
 
     @app.context_processor
     def upload_limits() -> dict[str, t.Any]:
-        return {"upload_limits": attachments.limits_for_templates()}
+        return {"upload_limits": files.limits_for_templates()}
 
     @app.get("/healthz")
     def health() -> dict[str, str]:

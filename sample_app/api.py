@@ -9,6 +9,7 @@ import typing as t
 
 from framework import Blueprint, g, jsonify, request, url_for
 
+from .files import delete_attachments
 from .models import Post
 from .posts import get_post, own_post, page_of, validate
 from .security import csrf_token, login_required
@@ -72,8 +73,6 @@ def create_post() -> t.Any:
 @login_required
 def delete_post(post_id: int) -> t.Any:
     post = own_post(post_id)
-    from .attachments import delete_attachments
-
     delete_attachments(post)
     post.key.delete()
     return "", 204

@@ -1,7 +1,7 @@
 """Attachments: small files through the app, large ones straight to Cloud Storage.
 
 * ``POST /p/<id>/attachments``: a multipart form; the file streams into the bucket while
-  the request is read (``gae.storage``), up to :data:`SMALL_LIMIT`.
+  the request is read (``gae.storage``), up to ``files.SMALL_LIMIT``.
 * ``POST /p/<id>/attachments/direct``: JSON ``{filename, content_type, size}``; answers a
   resumable upload session the browser ``PUT``s the file to (no 32 MiB request limit),
   then ``POST /p/<id>/attachments/finalize`` with the ticket checks and records it.
@@ -13,86 +13,16 @@ from __future__ import annotations
 
 import typing as t
 
-from google.cloud import ndb  # type: ignore[import-untyped, unused-ignore]
-
-from framework import Blueprint, abort, flash, g, jsonify, redirect, request, url_for
-from gae.storage import (
-    MiB,
-    SigningError,
-    Storage,
-    StoredFile,
-    UploadPolicy,
-)
+from framework import Blueprint, abort, flash, jsonify, redirect, request, url_for
+from gae.storage import SigningError
 
 from .errors import DATASTORE_UNAVAILABLE
-from .models import Attachment, Post
+from .files import record, storage, stored_file
+from .models import Attachment
 from .posts import MAX_ID, get_post, own_post
 from .security import login_required
 
 bp = Blueprint("attachments", __name__)
-
-SMALL_LIMIT = 16 * MiB
-LARGE_LIMIT = 512 * MiB
-ALLOWED_TYPES = frozenset(
-    {"image/png", "image/jpeg", "image/gif", "application/pdf", "text/plain", "application/zip"}
-)
-
-storage = Storage(
-    policy=UploadPolicy(
-        max_file_size=SMALL_LIMIT,
-        max_files=1,
-        allowed_types=ALLOWED_TYPES,
-        prefix="attachments/",
-    ),
-    direct_policy=UploadPolicy(
-        max_file_size=LARGE_LIMIT,
-        max_request_size=None,
-        max_files=1,
-        allowed_types=ALLOWED_TYPES,
-        prefix="attachments/",
-    ),
-)
-
-
-def limits_for_templates() -> dict[str, t.Any]:
-    return {"small": SMALL_LIMIT, "large": LARGE_LIMIT, "types": sorted(ALLOWED_TYPES)}
-
-
-def record(post: Post, stored: StoredFile) -> Attachment:
-    """Keep what the app needs to serve a stored file, under its post."""
-    attachment = Attachment(
-        parent=post.key,
-        bucket=stored.bucket,
-        object_name=stored.name,
-        filename=stored.original_filename,
-        content_type=stored.content_type,
-        size=stored.size,
-        checksum=f"{stored.checksum_algorithm}:{stored.checksum}",
-    )
-    attachment.put()
-    return attachment
-
-
-def stored_file(attachment: Attachment) -> StoredFile:
-    algorithm, _, checksum = (attachment.checksum or ":").partition(":")
-    return StoredFile(
-        bucket=attachment.bucket,
-        name=attachment.object_name,
-        size=attachment.size or 0,
-        content_type=attachment.content_type or "application/octet-stream",
-        checksum_algorithm=algorithm,
-        checksum=checksum,
-        original_filename=attachment.filename or "download",
-    )
-
-
-def delete_attachments(post: Post) -> None:
-    """Delete a post's attachments: the objects, then their records."""
-    attachments = Attachment.query(ancestor=post.key).fetch()
-    for attachment in attachments:
-        storage.delete(attachment.object_name)
-    if attachments:
-        ndb.delete_multi([a.key for a in attachments])
 
 
 @bp.post("/p/<int:post_id>/attachments")
@@ -171,7 +101,3 @@ def download(post_id: int, attachment_id: int) -> t.Any:
         except SigningError:
             pass  # no signing credentials here: stream it instead
     return storage.send(target, download_name=attachment.filename)
-
-
-def current_user_owns(post: Post) -> bool:
-    return g.user is not None and post.author == g.user.key

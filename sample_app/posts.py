@@ -10,6 +10,7 @@ from google.cloud import ndb  # type: ignore[import-untyped, unused-ignore]
 
 from framework import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 
+from .files import delete_attachments
 from .models import Post, User
 from .security import login_required
 
@@ -131,8 +132,6 @@ def edit(post_id: int) -> t.Any:
 @login_required
 def delete(post_id: int) -> t.Any:
     post = own_post(post_id)
-    from .attachments import delete_attachments
-
     delete_attachments(post)
     post.key.delete()
     flash("Deleted.", "info")

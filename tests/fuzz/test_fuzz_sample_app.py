@@ -24,7 +24,7 @@ import gae.ndb
 from framework import Flask
 from framework.testing import FlaskClient
 from gae.emulators import DatastoreEmulator, StorageEmulator
-from gae.session_store import session_model
+from gae.sessions.store import session_model
 from gae.settings import reload_settings
 
 from .harness import RawRequest, Result, build_environ, call, check_not_server_error, examples

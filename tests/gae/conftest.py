@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
+import typing as t
+
 import pytest
-from google.auth.credentials import AnonymousCredentials
 from google.cloud import storage
 
 from gae.emulators import StorageEmulator
+from gae.storage.client import anonymous_client
 
 
 @pytest.fixture(scope="module")
 def storage_client(gcs_emulator: StorageEmulator) -> storage.Client:
     # Built from the emulator's URL, not the environment: other fixtures may point
     # STORAGE_EMULATOR_HOST at another emulator during the session.
-    return storage.Client(
-        project=gcs_emulator.project,
-        credentials=AnonymousCredentials(),
-        client_options={"api_endpoint": gcs_emulator.url},
-    )
+    return t.cast(storage.Client, anonymous_client(gcs_emulator.project, gcs_emulator.url))
 
 
 @pytest.fixture
@@ -32,9 +30,5 @@ def fake_bucket(fake_gcs_emulator: StorageEmulator) -> storage.Bucket:
     """fake-gcs-server's bucket, emptied (it keeps connections alive and checks
     generation preconditions, which gcp-storage-emulator does not)."""
     fake_gcs_emulator.reset()
-    client = storage.Client(
-        project=fake_gcs_emulator.project,
-        credentials=AnonymousCredentials(),
-        client_options={"api_endpoint": fake_gcs_emulator.url},
-    )
-    return client.bucket(fake_gcs_emulator.bucket)
+    client = anonymous_client(fake_gcs_emulator.project, fake_gcs_emulator.url)
+    return t.cast(storage.Bucket, client.bucket(fake_gcs_emulator.bucket))

@@ -21,7 +21,7 @@ from pathlib import Path
 import yaml
 
 from gae.emulators import DatastoreEmulator, StorageEmulator
-from gae.processes import free_port, wait_until_healthy
+from gae.emulators.processes import free_port, wait_until_healthy
 
 ROOT = Path(__file__).resolve().parents[2]
 HOST = "127.0.0.1"

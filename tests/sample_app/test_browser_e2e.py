@@ -176,10 +176,16 @@ def test_sign_up_post_attach_small_and_large_download_and_log_out(
     browser.find_element(By.CSS_SELECTOR, "#direct-upload button").click()
 
     def uploaded(driver: t.Any) -> bool:
-        status = driver.find_elements(By.ID, "direct-status")
-        if status and status[0].text not in {"", "Done."} and "..." not in status[0].text:
-            raise AssertionError(f"direct upload failed: {status[0].text}")
-        return "archive.zip" in driver.find_element(By.CSS_SELECTOR, ".attachments").text
+        from selenium.common.exceptions import StaleElementReferenceException
+
+        try:
+            status = driver.find_elements(By.ID, "direct-status")
+            text = status[0].text if status else ""
+            if text not in {"", "Done."} and "..." not in text:
+                raise AssertionError(f"direct upload failed: {text}")
+            return "archive.zip" in driver.find_element(By.CSS_SELECTOR, ".attachments").text
+        except StaleElementReferenceException:
+            return False  # the page reloaded between finding an element and reading it
 
     wait.until(uploaded)
 

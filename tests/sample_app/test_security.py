@@ -21,7 +21,7 @@ from framework import Flask
 from framework.testing import FlaskClient
 from gae import setup_logging
 from gae.emulators import DatastoreEmulator, StorageEmulator
-from gae.session_store import session_model
+from gae.sessions.store import session_model
 from gae.settings import reload_settings
 from sample_app.security import safe_next
 

@@ -137,7 +137,7 @@ def test_a_lying_content_length_stores_nothing(
 def test_size_limit_holds_without_a_content_length(
     users: Users, app: Flask, gcs_emulator: StorageEmulator
 ) -> None:
-    from sample_app.attachments import SMALL_LIMIT
+    from sample_app.files import SMALL_LIMIT
 
     client = users.signup("uploader")
     post_id = users.post(client)
@@ -206,9 +206,9 @@ def test_the_upload_policy_records_only_what_the_bytes_are(
 ) -> None:
     # The rule behind the route tests above, for every pairing of content and claim: an
     # accepted file is recorded under an allowed type its first bytes agree with.
-    from gae.storage_policy import FileTypeRejected, UploadPolicy, normalize_type
-    from gae.storage_sniff import DECLARED_FAMILY, sniff
-    from sample_app.attachments import ALLOWED_TYPES
+    from gae.storage.policy import FileTypeRejected, UploadPolicy, normalize_type
+    from gae.storage.sniff import DECLARED_FAMILY, sniff
+    from sample_app.files import ALLOWED_TYPES
 
     policy = UploadPolicy(allowed_types=ALLOWED_TYPES)
     mimetype = normalize_type(declared)

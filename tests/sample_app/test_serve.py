@@ -27,8 +27,8 @@ def _get(url: str, deadline: float, proc: subprocess.Popen[bytes]) -> bytes:
             with urllib.request.urlopen(url, timeout=10) as response:
                 return bytes(response.read())
         except (urllib.error.URLError, ConnectionError, TimeoutError):
-            # A first page can be slow on a loaded machine (templates compile, emulators
-            # warm up): keep asking until the deadline.
+            # Refused while the server starts, or slow to answer its first request on
+            # a loaded machine: both are retried until the deadline.
             if proc.poll() is not None:
                 stderr = proc.stderr.read() if proc.stderr else b""
                 raise AssertionError(f"`python -m sample_app` exited: {stderr[-2000:]!r}") from None

@@ -1,0 +1,658 @@
+"""Offline checks of an App Engine ``app.yaml`` (standard environment, Python 3).
+
+gcloud's own parser (see :mod:`gae.deploy.gcloud`) knows the file's structure but not which
+runtimes exist, which instance classes a scaling type accepts, or whether the app will
+actually start. These rules cover that: each returns :class:`~gae.deploy.yamlnodes.Finding` s
+naming the line and the fix. :func:`gae.deploy.checks.check_project` runs them together
+with the checks that span several files.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from .entrypoint import (
+    SERVER_DISTRIBUTIONS,
+    Entrypoint,
+    Requirement,
+    bind_host,
+    bind_uses_port,
+    defined_names,
+    module_file,
+    parse_entrypoint,
+)
+from .yamlnodes import Finding, Severity, YamlFile, get, items, line_of, number, pairs, text
+
+#: Python runtimes of the App Engine standard environment that are supported today.
+RUNTIMES = ("python39", "python310", "python311", "python312", "python313")
+#: Runtimes this framework runs on (it needs Python 3.11 or newer).
+FRAMEWORK_RUNTIMES = ("python311", "python312", "python313")
+_RETIRED_RUNTIMES = frozenset({"python27", "python37", "python38"})
+
+#: Instance classes by scaling type, with memory in MB (F: automatic; B: basic/manual).
+F_CLASSES = {"F1": 384, "F2": 768, "F4": 1536, "F4_1G": 3072}
+B_CLASSES = {"B1": 384, "B2": 768, "B4": 1536, "B4_1G": 3072, "B8": 3072}
+INSTANCE_CLASSES = {"automatic": F_CLASSES, "basic": B_CLASSES, "manual": B_CLASSES}
+DEFAULT_INSTANCE_CLASS = {"automatic": "F1", "basic": "B2", "manual": "B2"}
+#: Most gunicorn worker processes worth running per class (each holds a copy of the app).
+MAX_WORKERS = {"F1": 2, "F2": 4, "F4": 8, "F4_1G": 8, "B1": 2, "B2": 4, "B4": 8, "B4_1G": 8}
+
+#: Top-level keys of a standard-environment app.yaml (used when gcloud is not installed).
+KNOWN_KEYS = frozenset(
+    {
+        "runtime", "service", "instance_class", "entrypoint", "env", "env_variables",
+        "build_env_variables", "handlers", "inbound_services", "automatic_scaling",
+        "basic_scaling", "manual_scaling", "default_expiration", "error_handlers", "includes",
+        "app_engine_apis", "service_account", "vpc_access_connector", "runtime_config",
+        "main", "threadsafe", "api_version", "libraries", "skip_files", "beta_settings",
+        "derived_file_type", "module", "version", "application", "runtime_channel",
+    }
+)  # fmt: skip
+_RESERVED_ENV = re.compile(r"^(GAE_.*|GOOGLE_CLOUD_PROJECT|PORT|CLOUD_RUN_.*|K_.*)$")
+_SECRET_KEY_NAME = re.compile(
+    r"(SECRET|PASSWORD|PASSWD|TOKEN|API_?KEY|PRIVATE_?KEY|CREDENTIAL|ACCESS_?KEY|"
+    r"CLIENT_?SECRET|SIGNING_?KEY|AUTH_?KEY|DSN)",
+    re.IGNORECASE,
+)
+_NOT_A_SECRET_NAME = re.compile(r"_(NAME|ID|PATH|RESOURCE|VERSION)$", re.IGNORECASE)
+_SECRET_VALUES = (
+    (re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----"), "a PEM private key"),
+    (re.compile(r"AIza[0-9A-Za-z_-]{35}"), "a Google API key"),
+    (re.compile(r"\"private_key\"\s*:"), "a service-account key"),
+    (re.compile(r"\bAKIA[0-9A-Z]{16}\b"), "an AWS access key"),
+    (re.compile(r"\b(gh[pousr]_[A-Za-z0-9]{30,}|sk_live_[A-Za-z0-9]{16,}|xox[abpr]-)"), "a token"),
+    (re.compile(r"[a-z][a-z0-9+.-]*://[^/\s:@]+:[^/\s@]+@"), "a URL with a password"),
+)
+_SECRET_REFERENCE = re.compile(r"^projects/[^/]+/secrets/[^/]+(/versions/[^/]+)?$")
+
+
+@dataclass
+class AppYamlContext:
+    """What the app.yaml rules look at."""
+
+    root: Path
+    app: YamlFile
+    requirements: list[Requirement] | None
+
+    def finding(
+        self, node: yaml.Node | int | None, severity: Severity, message: str, fix: str, rule: str
+    ) -> Finding:
+        """A finding in app.yaml at ``node`` (or a line number)."""
+        line = node if isinstance(node, int) or node is None else line_of(node)
+        return Finding(self.app.name, line, severity, message, fix, rule)
+
+    @property
+    def scaling(self) -> tuple[str, yaml.Node | None]:
+        """The scaling type and its settings node (automatic when none is given)."""
+        for kind in ("automatic", "basic", "manual"):
+            node = self.app.get(f"{kind}_scaling")
+            if node is not None:
+                return kind, node
+        return "automatic", None
+
+    @property
+    def instance_class(self) -> str:
+        """The instance class in effect."""
+        return self.app.text("instance_class") or DEFAULT_INSTANCE_CLASS[self.scaling[0]]
+
+    def requirement(self, name: str) -> Requirement | None:
+        """The requirements.txt line for a distribution, if listed."""
+        for requirement in self.requirements or ():
+            if requirement.name == name:
+                return requirement
+        return None
+
+
+def check_app_yaml(ctx: AppYamlContext, *, known_keys: bool = True) -> list[Finding]:
+    """Every app.yaml rule; ``known_keys`` also flags unknown top-level keys."""
+    findings: list[Finding] = []
+    if not isinstance(ctx.app.root, yaml.MappingNode):
+        return [
+            ctx.finding(
+                ctx.app.root,
+                "error",
+                "app.yaml is empty or not a mapping of settings.",
+                "Start it with 'runtime: python312' (see 'framework gae init' for a template).",
+                "structure",
+            )
+        ]
+    if known_keys:
+        findings += _unknown_keys(ctx)
+    findings += _runtime(ctx)
+    findings += _scaling(ctx)
+    findings += _entrypoint(ctx)
+    findings += _handlers(ctx)
+    findings += _env_variables(ctx)
+    findings += _inbound_services(ctx)
+    return findings
+
+
+def _close(value: str, choices: tuple[str, ...] | list[str]) -> str:
+    match = difflib.get_close_matches(value, choices, n=1, cutoff=0.6)
+    return f" (did you mean {match[0]!r}?)" if match else ""
+
+
+def _unknown_keys(ctx: AppYamlContext) -> list[Finding]:
+    found = []
+    for name, key_node, _ in pairs(ctx.app.root):
+        if name not in KNOWN_KEYS:
+            found.append(
+                ctx.finding(
+                    key_node,
+                    "error",
+                    f"{name!r} is not an app.yaml setting{_close(name, sorted(KNOWN_KEYS))}; "
+                    "gcloud app deploy rejects the file.",
+                    f"Remove {name!r} or correct its spelling.",
+                    "unknown-key",
+                )
+            )
+    return found
+
+
+def _runtime(ctx: AppYamlContext) -> list[Finding]:
+    node = ctx.app.get("runtime")
+    runtime = text(node)
+    env = ctx.app.text("env")
+    found = []
+    if env in {"flex", "flexible"}:
+        found.append(
+            ctx.finding(
+                ctx.app.get("env"),
+                "error",
+                "env: flex selects the flexible environment, but this project is set up "
+                "for the standard environment (instance classes, warmup, static handlers).",
+                "Remove the 'env' line.",
+                "runtime",
+            )
+        )
+    if runtime is None:
+        found.append(
+            ctx.finding(
+                node or 1,
+                "error",
+                "app.yaml has no 'runtime'.",
+                "Add 'runtime: python312' (or python311, python313).",
+                "runtime",
+            )
+        )
+    elif runtime in _RETIRED_RUNTIMES:
+        found.append(
+            ctx.finding(
+                node,
+                "error",
+                f"runtime {runtime!r} has reached end of support on App Engine and this "
+                "framework needs Python 3.11 or newer.",
+                "Use 'runtime: python312' (or python311, python313).",
+                "runtime",
+            )
+        )
+    elif runtime not in RUNTIMES:
+        found.append(
+            ctx.finding(
+                node,
+                "error",
+                f"runtime {runtime!r} is not a Python runtime of the App Engine standard "
+                f"environment{_close(runtime, FRAMEWORK_RUNTIMES)}.",
+                f"Use one of {', '.join(FRAMEWORK_RUNTIMES)}.",
+                "runtime",
+            )
+        )
+    elif runtime not in FRAMEWORK_RUNTIMES:
+        found.append(
+            ctx.finding(
+                node,
+                "error",
+                f"runtime {runtime!r} runs Python {runtime[6]}.{runtime[7:]}, but this "
+                "framework needs Python 3.11 or newer.",
+                "Use 'runtime: python312' (or python311, python313).",
+                "runtime",
+            )
+        )
+    return found
+
+
+def _scaling(ctx: AppYamlContext) -> list[Finding]:
+    found = []
+    kinds = [k for k in ("automatic", "basic", "manual") if ctx.app.get(f"{k}_scaling")]
+    if len(kinds) > 1:
+        found.append(
+            ctx.finding(
+                ctx.app.key_line(f"{kinds[1]}_scaling"),
+                "error",
+                f"app.yaml sets more than one scaling type ({', '.join(kinds)}); a service "
+                "has exactly one.",
+                f"Keep one of {', '.join(k + '_scaling' for k in kinds)} and remove the others.",
+                "scaling",
+            )
+        )
+    kind, settings = ctx.scaling
+    node = ctx.app.get("instance_class")
+    instance_class = text(node)
+    valid = INSTANCE_CLASSES[kind]
+    if instance_class is not None and instance_class not in valid:
+        other = "basic_scaling or manual_scaling" if kind == "automatic" else "automatic_scaling"
+        also_valid = instance_class in F_CLASSES or instance_class in B_CLASSES
+        hint = f"; {instance_class} needs {other}" if also_valid else ""
+        found.append(
+            ctx.finding(
+                node,
+                "error",
+                f"instance_class {instance_class!r} is not valid with {kind} scaling{hint}"
+                f"{_close(instance_class, list(valid))}.",
+                f"Use one of {', '.join(valid)} for {kind} scaling.",
+                "instance-class",
+            )
+        )
+    if kind == "automatic":
+        found += _automatic_scaling(ctx, settings)
+    return found
+
+
+def _automatic_scaling(ctx: AppYamlContext, settings: yaml.Node | None) -> list[Finding]:
+    found = []
+    if settings is None or get(settings, "max_instances") is None:
+        found.append(
+            ctx.finding(
+                ctx.app.key_line("automatic_scaling") or ctx.app.key_line("runtime"),
+                "warning",
+                "automatic scaling has no max_instances, so App Engine may start up to 20 "
+                "instances and bill for them.",
+                "Add 'automatic_scaling: {max_instances: N}' with the ceiling you can afford.",
+                "scaling-limit",
+            )
+        )
+    low, high = get(settings, "min_instances"), get(settings, "max_instances")
+    n_low, n_high = number(low), number(high)
+    if n_low is not None and n_high and n_low > n_high:
+        found.append(
+            ctx.finding(
+                low,
+                "error",
+                f"min_instances ({n_low:g}) is larger than max_instances ({n_high:g}).",
+                "Make min_instances at most max_instances.",
+                "scaling",
+            )
+        )
+    cpu = get(settings, "target_cpu_utilization")
+    if (value := number(cpu)) is not None and not 0.5 <= value <= 0.95:
+        found.append(
+            ctx.finding(
+                cpu,
+                "error",
+                f"target_cpu_utilization {value:g} is outside App Engine's range 0.5-0.95.",
+                "Use a value between 0.5 and 0.95 (0.65 is a good start).",
+                "scaling",
+            )
+        )
+    concurrency = get(settings, "max_concurrent_requests")
+    if (value := number(concurrency)) is not None and not 1 <= value <= 1000:
+        found.append(
+            ctx.finding(
+                concurrency,
+                "error",
+                f"max_concurrent_requests {value:g} is outside App Engine's range 1-1000.",
+                "Use a value between 1 and 1000, about the number of gunicorn threads.",
+                "scaling",
+            )
+        )
+    return found
+
+
+def _entrypoint(ctx: AppYamlContext) -> list[Finding]:
+    node = ctx.app.get("entrypoint")
+    command = text(node)
+    if command is None:
+        return _default_entrypoint(ctx)
+    entry = parse_entrypoint(command)
+    if entry.error is not None or entry.program is None:
+        return [
+            ctx.finding(
+                node,
+                "error",
+                f"The entrypoint {command!r} cannot be split into a command ({entry.error}).",
+                "Write it as a plain command line, e.g. 'gunicorn -b :$PORT main:app'.",
+                "entrypoint",
+            )
+        ]
+    found = []
+    distribution = SERVER_DISTRIBUTIONS.get(entry.program)
+    if distribution and ctx.requirements is not None and not ctx.requirement(distribution):
+        found.append(
+            ctx.finding(
+                node,
+                "error",
+                f"The entrypoint runs {entry.program}, but requirements.txt does not list "
+                f"{distribution!r}, so the instance fails to start.",
+                f"Add a pinned '{distribution}==VERSION' line to requirements.txt.",
+                "entrypoint-requirement",
+            )
+        )
+    if entry.is_gunicorn:
+        found += _gunicorn(ctx, node, entry)
+    elif "$PORT" not in command and "${PORT}" not in command:
+        found.append(
+            ctx.finding(
+                node,
+                "warning",
+                f"The entrypoint {command!r} does not mention $PORT; App Engine only sends "
+                "requests to the port in the PORT environment variable.",
+                "Make the server listen on $PORT (e.g. '--port $PORT').",
+                "entrypoint-port",
+            )
+        )
+    return found
+
+
+def _gunicorn(ctx: AppYamlContext, node: yaml.Node | None, entry: Entrypoint) -> list[Finding]:
+    found = []
+    if not entry.binds and entry.config_file is None:
+        found.append(
+            ctx.finding(
+                node,
+                "error",
+                "gunicorn is started without --bind, so it listens on 127.0.0.1:8000 "
+                "and App Engine's requests to $PORT never arrive.",
+                "Add '-b :$PORT' to the entrypoint.",
+                "entrypoint-port",
+            )
+        )
+    for bind in entry.binds:
+        if not bind_uses_port(bind):
+            found.append(
+                ctx.finding(
+                    node,
+                    "error",
+                    f"gunicorn binds {bind!r}, not $PORT; App Engine sends requests to the "
+                    "port in the PORT environment variable.",
+                    "Use '-b :$PORT'.",
+                    "entrypoint-port",
+                )
+            )
+        elif bind_host(bind) in {"127.0.0.1", "localhost", "::1"}:
+            found.append(
+                ctx.finding(
+                    node,
+                    "error",
+                    f"gunicorn binds {bind!r}, a loopback address that App Engine's front "
+                    "end cannot reach.",
+                    "Use '-b :$PORT' (all interfaces).",
+                    "entrypoint-port",
+                )
+            )
+    if entry.app_target is None:
+        found.append(
+            ctx.finding(
+                node,
+                "error",
+                "The gunicorn entrypoint names no application ('module:variable').",
+                "End the entrypoint with the app, e.g. 'main:app'.",
+                "entrypoint-app",
+            )
+        )
+    else:
+        found += _app_target(ctx, node, entry)
+    found += _sizing(ctx, node, entry)
+    return found
+
+
+def _app_target(ctx: AppYamlContext, node: yaml.Node | None, entry: Entrypoint) -> list[Finding]:
+    assert entry.app_target is not None
+    module, _, variable = entry.app_target.partition(":")
+    variable = variable or "application"
+    base = ctx.root / entry.chdir if entry.chdir else ctx.root
+    path = module_file(base, module)
+    if path is None:
+        return [
+            ctx.finding(
+                node,
+                "error",
+                f"gunicorn serves {entry.app_target!r}, but module {module!r} has no source "
+                f"file under the project ({module.replace('.', '/')}.py is missing).",
+                "Point the entrypoint at the module that creates the app, e.g. 'main:app'.",
+                "entrypoint-app",
+            )
+        ]
+    name = variable.split("(", 1)[0].strip()
+    names = defined_names(path)
+    if names is not None and name not in names:
+        relative = path.relative_to(ctx.root).as_posix()
+        return [
+            ctx.finding(
+                node,
+                "error",
+                f"gunicorn serves {entry.app_target!r}, but {relative} defines no {name!r}.",
+                f"Add '{name} = create_app()' to {relative}, or name the right variable.",
+                "entrypoint-app",
+            )
+        ]
+    return []
+
+
+def _sizing(ctx: AppYamlContext, node: yaml.Node | None, entry: Entrypoint) -> list[Finding]:
+    found = []
+    instance_class = ctx.instance_class
+    limit = MAX_WORKERS.get(instance_class)
+    workers = entry.workers or 1
+    if limit is not None and workers > limit:
+        memory = {**F_CLASSES, **B_CLASSES}[instance_class]
+        found.append(
+            ctx.finding(
+                node,
+                "warning",
+                f"{workers} gunicorn workers on {instance_class} ({memory} MB): each worker "
+                "holds its own copy of the app and its clients, so the instance risks being "
+                "stopped for exceeding its memory.",
+                f"Use at most {limit} workers and add --threads for concurrency, or a larger "
+                "instance_class.",
+                "entrypoint-sizing",
+            )
+        )
+    kind, settings = ctx.scaling
+    concurrency = number(get(settings, "max_concurrent_requests")) if kind == "automatic" else None
+    if not entry.threaded and (concurrency is None or concurrency > workers):
+        found.append(
+            ctx.finding(
+                node,
+                "warning",
+                f"gunicorn runs {workers} sync worker(s) without threads, so each instance "
+                "serves that many requests at once while waiting on Datastore.",
+                "Add '--worker-class gthread --threads 8': requests waiting on I/O overlap.",
+                "entrypoint-sizing",
+            )
+        )
+    return found
+
+
+def _default_entrypoint(ctx: AppYamlContext) -> list[Finding]:
+    main = ctx.root / "main.py"
+    line = ctx.app.key_line("runtime")
+    if not main.is_file():
+        return [
+            ctx.finding(
+                line,
+                "error",
+                "app.yaml has no entrypoint, so App Engine runs 'gunicorn main:app', but "
+                "there is no main.py in the project root.",
+                "Add main.py with 'app = create_app()', or set an entrypoint such as "
+                "'gunicorn -b :$PORT package.module:app'.",
+                "main-app",
+            )
+        ]
+    names = defined_names(main)
+    if names is not None and "app" not in names:
+        return [
+            ctx.finding(
+                line,
+                "error",
+                "app.yaml has no entrypoint, so App Engine runs 'gunicorn main:app', but "
+                "main.py defines no 'app'.",
+                "Add 'app = create_app()' (or 'from yourpackage import app') to main.py.",
+                "main-app",
+            )
+        ]
+    return []
+
+
+def _handlers(ctx: AppYamlContext) -> list[Finding]:
+    found = []
+    for handler in items(ctx.app.get("handlers")):
+        url = text(get(handler, "url")) or "?"
+        static_dir = get(handler, "static_dir")
+        if text(static_dir) is not None:
+            folder = ctx.root / str(text(static_dir))
+            if not folder.is_dir():
+                found.append(
+                    ctx.finding(
+                        static_dir,
+                        "error",
+                        f"The static_dir {text(static_dir)!r} of handler {url!r} does not "
+                        "exist, so every request to it is a 404.",
+                        "Create the folder or correct the path (relative to app.yaml).",
+                        "static-path",
+                    )
+                )
+        upload = get(handler, "upload")
+        if text(get(handler, "static_files")) is not None and upload is not None:
+            found += _static_files(ctx, upload, url)
+        script = get(handler, "script")
+        if text(script) not in {None, "auto"}:
+            found.append(
+                ctx.finding(
+                    script,
+                    "error",
+                    f"Handler {url!r} names script {text(script)!r}; Python 3 runtimes only "
+                    "accept 'script: auto' (the entrypoint serves every dynamic request).",
+                    "Use 'script: auto'.",
+                    "handler-script",
+                )
+            )
+        login = get(handler, "login")
+        if login is not None:
+            found.append(
+                ctx.finding(
+                    login,
+                    "error",
+                    f"Handler {url!r} uses 'login', which Python 3 runtimes do not support.",
+                    "Remove 'login' and check access in the app (or use Identity-Aware Proxy).",
+                    "handler-login",
+                )
+            )
+        if text(get(handler, "secure")) != "always":
+            found.append(
+                ctx.finding(
+                    handler,
+                    "warning",
+                    f"Handler {url!r} also answers plain HTTP.",
+                    "Add 'secure: always' so App Engine redirects HTTP to HTTPS.",
+                    "handler-secure",
+                )
+            )
+    return found
+
+
+def _static_files(ctx: AppYamlContext, upload: yaml.Node, url: str) -> list[Finding]:
+    pattern = str(text(upload))
+    try:
+        regex = re.compile(pattern)
+    except re.error as error:
+        return [
+            ctx.finding(
+                upload,
+                "error",
+                f"The upload pattern {pattern!r} of handler {url!r} is not a valid regular "
+                f"expression ({error}).",
+                "Correct the pattern, e.g. 'static/.*'.",
+                "static-path",
+            )
+        ]
+    prefix = re.split(r"[\\(.*+?\[]", pattern, maxsplit=1)[0].rsplit("/", 1)[0]
+    start = ctx.root / prefix if prefix else ctx.root
+    if start.is_dir():
+        for path in start.rglob("*"):
+            if path.is_file() and regex.fullmatch(path.relative_to(ctx.root).as_posix()):
+                return []
+    return [
+        ctx.finding(
+            upload,
+            "error",
+            f"The upload pattern {pattern!r} of handler {url!r} matches no file in the "
+            "project, so its static files are missing after deploy.",
+            "Correct the pattern or add the files (paths are relative to app.yaml).",
+            "static-path",
+        )
+    ]
+
+
+def _env_variables(ctx: AppYamlContext) -> list[Finding]:
+    found = []
+    for name, key_node, value_node in pairs(ctx.app.get("env_variables")):
+        value = text(value_node) or ""
+        if _RESERVED_ENV.match(name):
+            found.append(
+                ctx.finding(
+                    key_node,
+                    "error",
+                    f"env_variables sets {name}, which App Engine sets itself.",
+                    f"Remove {name} from env_variables.",
+                    "env-reserved",
+                )
+            )
+            continue
+        reason = _secret_reason(name, value)
+        if reason:
+            found.append(
+                ctx.finding(
+                    value_node,
+                    "error",
+                    f"env_variables.{name} looks like a secret ({reason}); app.yaml is "
+                    "committed and uploaded in clear text.",
+                    f"Remove the value and keep {name} in Secret Manager (or another "
+                    "uncommitted source); rotate it if it was ever committed.",
+                    "env-secret",
+                )
+            )
+    return found
+
+
+def _secret_reason(name: str, value: str) -> str | None:
+    if not value or _SECRET_REFERENCE.match(value):
+        return None
+    for pattern, what in _SECRET_VALUES:
+        if pattern.search(value):
+            return f"the value contains {what}"
+    if _SECRET_KEY_NAME.search(name) and not _NOT_A_SECRET_NAME.search(name):
+        return "its name says so"
+    if _looks_random(value):
+        return "the value is a long random string"
+    return None
+
+
+def _looks_random(value: str) -> bool:
+    if len(value) < 32 or not re.fullmatch(r"[A-Za-z0-9+/=_-]+", value):
+        return False
+    if not (re.search(r"[0-9]", value) and re.search(r"[A-Za-z]", value)):
+        return False
+    counts = {char: value.count(char) for char in set(value)}
+    entropy = -sum(n / len(value) * math.log2(n / len(value)) for n in counts.values())
+    return entropy > 3.5
+
+
+def _inbound_services(ctx: AppYamlContext) -> list[Finding]:
+    services = {text(node) for node in items(ctx.app.get("inbound_services"))}
+    if ctx.scaling[0] == "automatic" and "warmup" not in services:
+        return [
+            ctx.finding(
+                ctx.app.key_line("inbound_services") or ctx.app.key_line("runtime"),
+                "warning",
+                "Warmup requests are off, so a new instance loads the app while a user waits.",
+                "Add 'inbound_services: [warmup]' (gae.wrap answers /_ah/warmup).",
+                "warmup",
+            )
+        ]
+    return []

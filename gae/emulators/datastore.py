@@ -1,0 +1,158 @@
+"""The Cloud Datastore emulator (or Firestore in Datastore mode), from the Google Cloud CLI.
+
+Part of :mod:`gae.emulators`. Both are Java programs inside the CLI's installation
+folder, found through :func:`gae.sdk.find_sdk_root`.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import typing as t
+from pathlib import Path
+
+from gae.sdk import GcloudNotFound, find_sdk_root
+
+from .base import DEFAULT_PROJECT, HOST, _Emulator
+from .processes import EmulatorError, http_request
+
+_INSTALL_EMULATOR = (
+    "Install it with 'apt-get install google-cloud-cli-datastore-emulator' (or "
+    "'gcloud components install cloud-datastore-emulator')."
+)
+_INSTALL_FIRESTORE = (
+    "Install it with 'apt-get install google-cloud-cli-firestore-emulator' (or "
+    "'gcloud components install cloud-firestore-emulator')."
+)
+_INSTALL_JAVA = (
+    "Install a Java runtime (JDK 11 or newer), e.g. 'apt-get install default-jdk-headless'."
+)
+
+
+def find_java() -> str:
+    """The ``java`` executable (``JAVA`` environment variable or PATH)."""
+    java = os.environ.get("JAVA") or shutil.which("java")
+    if java is None:
+        raise EmulatorError(
+            f"Java was not found, and the Datastore emulator runs on it. {_INSTALL_JAVA}"
+        )
+    return java
+
+
+class DatastoreEmulator(_Emulator):
+    """The Cloud Datastore emulator from the Google Cloud CLI, or Firestore in Datastore mode.
+
+    ``mode="datastore"`` (default) runs the Datastore emulator with strong consistency;
+    ``mode="firestore"`` runs the Firestore emulator in Datastore mode, which behaves like
+    production Datastore today (pessimistic locking). Without ``data_dir`` data stays in
+    memory; with it, data is kept in that folder across restarts (Datastore mode only).
+    """
+
+    def __init__(
+        self,
+        project: str = DEFAULT_PROJECT,
+        *,
+        port: int | None = None,
+        data_dir: str | os.PathLike[str] | None = None,
+        mode: t.Literal["datastore", "firestore"] = "datastore",
+        log_dir: Path | None = None,
+    ) -> None:
+        if mode not in {"datastore", "firestore"}:
+            raise ValueError(f"mode must be 'datastore' or 'firestore', not {mode!r}.")
+        super().__init__(port, log_dir or (Path(data_dir) if data_dir else None))
+        self.project = project
+        self.mode = mode
+        self.data_dir = Path(data_dir) if data_dir is not None else None
+        self.name = (
+            "Datastore emulator" if mode == "datastore" else "Firestore emulator (Datastore mode)"
+        )
+
+    def _jar(self) -> Path:
+        try:
+            root = find_sdk_root()
+        except GcloudNotFound as error:
+            raise EmulatorError(str(error)) from None
+        if self.mode == "datastore":
+            jar = root / "platform" / "cloud-datastore-emulator" / "CloudDatastore.jar"
+            hint = _INSTALL_EMULATOR
+        else:
+            jar = root / "platform" / "cloud-firestore-emulator" / "cloud-firestore-emulator.jar"
+            hint = _INSTALL_FIRESTORE
+        if not jar.exists():
+            raise EmulatorError(
+                f"The {self.name} is not installed in {root} ({jar} is missing). {hint}"
+            )
+        return jar
+
+    def command(self) -> list[str]:
+        jar = str(self._jar())  # the CLI first: without it there is no emulator to run
+        java = find_java()
+        if self.mode == "firestore":
+            return [
+                java,
+                "-Duser.language=en",
+                "-cp",
+                jar,
+                "com.google.cloud.datastore.emulator.firestore.CloudFirestore",
+                "--host",
+                HOST,
+                "--port",
+                str(self.port),
+                "--database-mode",
+                "datastore-mode",
+                "--project_id",
+                self.project,
+            ]
+        main = [java, "-cp", jar, "com.google.cloud.datastore.emulator.CloudDatastore"]
+        args = [f"--host={HOST}", f"--port={self.port}"]
+        if self.data_dir is None:
+            return [*main, "start", *args, "--testing"]
+        return [
+            *main,
+            "start",
+            *args,
+            "--consistency=1.0",
+            "--store_on_disk=true",
+            str(self.data_dir),
+        ]
+
+    def prepare(self) -> None:
+        if self.mode == "firestore" and self.data_dir is not None:
+            raise EmulatorError(
+                "The Firestore emulator keeps data in memory only: drop data_dir, or use "
+                "mode='datastore' for data that survives restarts."
+            )
+        if self.data_dir is not None and not (self.data_dir / "WEB-INF").exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            subprocess.run(
+                [
+                    find_java(),
+                    "-cp",
+                    str(self._jar()),
+                    "com.google.cloud.datastore.emulator.CloudDatastore",
+                    "create",
+                    str(self.data_dir),
+                ],
+                check=True,
+                capture_output=True,
+                timeout=60,
+            )
+
+    @property
+    def env(self) -> dict[str, str]:
+        """What ndb and google-cloud-datastore read to use this emulator."""
+        return {
+            "DATASTORE_EMULATOR_HOST": f"{HOST}:{self.port}",
+            "DATASTORE_EMULATOR_HOST_PATH": f"{HOST}:{self.port}/datastore",
+            "DATASTORE_HOST": self.url,
+            "DATASTORE_PROJECT_ID": self.project,
+            "DATASTORE_DATASET": self.project,
+            "GOOGLE_CLOUD_PROJECT": self.project,
+        }
+
+    def reset(self) -> None:
+        """Delete all entities (``POST /reset``)."""
+        status, body = http_request("POST", f"{self.url}/reset")
+        if status != 200:
+            raise EmulatorError(f"Resetting the {self.name} failed: HTTP {status} {body[:200]!r}.")
