@@ -18,7 +18,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 import framework
-import framework.cli_commands
+import framework.cli.commands
 from framework import Flask
 from framework.cli import CertParamType, FlaskGroup, SeparatedPathType, cli, run_command
 
@@ -50,7 +50,7 @@ def served(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, t.Any]]:
     def fake_run_simple(hostname: str, port: int, application: t.Any, **kwargs: t.Any) -> None:
         calls.append({"host": hostname, "port": port, "app": application, **kwargs})
 
-    monkeypatch.setattr(framework.cli_commands, "run_simple", fake_run_simple)
+    monkeypatch.setattr(framework.cli.commands, "run_simple", fake_run_simple)
     return calls
 
 

@@ -12,9 +12,10 @@ import click
 from werkzeug.serving import is_running_from_reloader, run_simple
 from werkzeug.utils import import_string
 
-from .cli_discovery import ScriptInfo, pass_script_info, with_appcontext
-from .helpers import get_debug_flag
-from .serving import show_server_banner
+from framework.helpers import get_debug_flag
+from framework.serving import show_server_banner
+
+from .discovery import ScriptInfo, pass_script_info, with_appcontext
 
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -226,7 +227,7 @@ def shell_command() -> None:
     """
     import code
 
-    from .globals import _cv_app
+    from framework.globals import _cv_app
 
     app = _cv_app.get().app
     banner = (
@@ -272,7 +273,7 @@ _SORT_KEYS = ("endpoint", "methods", "domain", "rule", "match")
 @with_appcontext
 def routes_command(sort: str, all_methods: bool) -> None:
     """Show all registered routes with endpoints and methods."""
-    from .globals import current_app
+    from framework.globals import current_app
 
     url_map = current_app.url_map
     rules = list(url_map.iter_rules())

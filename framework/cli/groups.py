@@ -5,8 +5,9 @@
 commands (``@app.cli.command()``) and commands registered by installed packages under the
 ``framework.commands`` entry-point group appear next to the built-in ones.
 
-App discovery lives in :mod:`framework.cli_discovery` and the built-in commands in
-:mod:`framework.cli_commands`; every public name is importable from here.
+This module holds the command groups; app discovery lives in
+:mod:`framework.cli.discovery` and the built-in commands in :mod:`framework.cli.commands`.
+Every public name is importable from :mod:`framework.cli`.
 """
 
 from __future__ import annotations
@@ -19,57 +20,17 @@ from importlib import metadata
 
 import click
 
-from .cli_commands import (
-    CertParamType,
-    SeparatedPathType,
-    debug_option,
-    routes_command,
-    run_command,
-    shell_command,
-)
-from .cli_discovery import (
-    NoAppException,
-    ScriptInfo,
-    _AppNotLocated,
-    find_app_by_string,
-    find_best_app,
-    locate_app,
-    pass_script_info,
-    prepare_import,
-    with_appcontext,
-)
-from .helpers import get_load_dotenv
-from .serving import show_server_banner
+from framework.helpers import get_load_dotenv
+
+from .commands import debug_option, routes_command, run_command, shell_command
+from .discovery import NoAppException, ScriptInfo, _AppNotLocated, with_appcontext
 
 if t.TYPE_CHECKING:
-    from .app import Flask
+    from framework.app import Flask
 
 #: Entry-point group scanned for extra commands (``name = "package.module:command"``).
 PLUGIN_GROUP = "framework.commands"
 
-__all__ = [
-    "AppGroup",
-    "CertParamType",
-    "FlaskGroup",
-    "NoAppException",
-    "ScriptInfo",
-    "SeparatedPathType",
-    "cli",
-    "find_app_by_string",
-    "find_best_app",
-    "get_version",
-    "load_dotenv",
-    "locate_app",
-    "main",
-    "pass_script_info",
-    "prepare_import",
-    "routes_command",
-    "run_command",
-    "shell_command",
-    "show_server_banner",
-    "version_option",
-    "with_appcontext",
-]
 
 _HELP_REQUESTED = "framework.cli.help_requested"
 _NO_ARGS = "framework.cli.no_args"
@@ -165,7 +126,7 @@ def get_version(ctx: click.Context, param: click.Parameter, value: bool) -> None
     """``--version``: print the Python, framework and Werkzeug versions and exit."""
     if not value or ctx.resilient_parsing:
         return
-    from . import __version__
+    from framework import __version__
 
     click.echo(
         f"Python {platform.python_version()}\n"
@@ -301,7 +262,7 @@ class FlaskGroup(AppGroup):
             return None
 
         # The app's own commands run in its context even when they are plain click commands.
-        from .globals import _cv_app
+        from framework.globals import _cv_app
 
         current = _cv_app.get(None)
         if current is None or current.app is not app:

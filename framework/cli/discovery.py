@@ -22,8 +22,8 @@ from functools import update_wrapper
 
 import click
 
-from .app import Flask
-from .helpers import get_debug_flag
+from framework.app import Flask
+from framework.helpers import get_debug_flag
 
 F = t.TypeVar("F", bound=t.Callable[..., t.Any])
 
@@ -329,7 +329,7 @@ def with_appcontext(f: F) -> F:
 
     @click.pass_context
     def decorator(ctx: click.Context, /, *args: t.Any, **kwargs: t.Any) -> t.Any:
-        from .globals import _cv_app
+        from framework.globals import _cv_app
 
         if _cv_app.get(None) is None:
             app = ctx.ensure_object(ScriptInfo).load_app()
