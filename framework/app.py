@@ -29,6 +29,7 @@ from .routing import RoutingMixin
 from .scaffold import find_package, setupmethod
 from .sessions import SecureCookieSessionInterface, SessionInterface
 from .templating import _default_template_ctx_processor
+from .url_map import CachingMap
 from .wrappers import Request, Response
 
 if t.TYPE_CHECKING:
@@ -89,7 +90,7 @@ class Flask(RoutingMixin, DispatchMixin):
     json_provider_class: type[JSONProvider] = DefaultJSONProvider
     #: Rule and map classes for the URL map.
     url_rule_class = Rule
-    url_map_class = Map
+    url_map_class: type[Map] = CachingMap
     #: Client class for :meth:`test_client` (``None`` = :class:`framework.testing.FlaskClient`).
     test_client_class: type[FlaskClient] | None = None
     #: Runner class for :meth:`test_cli_runner`.

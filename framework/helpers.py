@@ -125,7 +125,7 @@ def flash(message: str, category: str = "message") -> None:
     flashes.append((category, message))
     session["_flashes"] = flashes
     if signals.message_flashed.receivers:
-        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        app = _cv_app.get().app
         signals.message_flashed.send(
             app, _async_wrapper=app.ensure_sync, message=message, category=category
         )

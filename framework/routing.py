@@ -1,8 +1,8 @@
 """URL handling for :class:`~framework.Flask`: binding the URL map, matching, building.
 
 Matching a request is werkzeug's work; what this module adds is cheaper binding (reusing
-what the request object already decoded) and a cache of matches for rules without
-variables, so the common ``GET /`` skips werkzeug's state machine after the first time.
+what the request object already decoded) and, through the caches the URL map owns
+(:mod:`framework.url_map`), matches and URLs remembered once the map stops changing.
 """
 
 from __future__ import annotations
@@ -11,20 +11,12 @@ import sys
 import typing as t
 from itertools import chain
 from urllib.parse import quote as _url_quote
-from uuid import UUID
 
-from werkzeug.routing import BuildError, Map, MapAdapter, Rule
-from werkzeug.routing.converters import (
-    AnyConverter,
-    FloatConverter,
-    IntegerConverter,
-    PathConverter,
-    UnicodeConverter,
-    UUIDConverter,
-)
+from werkzeug.routing import BuildError, Map, MapAdapter
 
 from .globals import _cv_app, _cv_request
 from .scaffold import Scaffold
+from .url_map import CachingMap, CachingMapAdapter
 from .wrappers import _split_blueprint_path
 
 if t.TYPE_CHECKING:
@@ -33,142 +25,6 @@ if t.TYPE_CHECKING:
 
 # Characters left unquoted in a URL fragment built by url_for(_anchor=...).
 _ANCHOR_SAFE = "%!#$&'()*+,/:;=?@"
-
-# Attribute on a Map holding its cache of static matches: {(path, method): rule}.
-_CACHE_ATTR = "_framework_static_matches"
-
-
-class CachingMapAdapter(MapAdapter):
-    """A MapAdapter that remembers which rule answered a path without URL variables.
-
-    Only successful matches of rules with no arguments, no defaults, no redirect and no
-    WebSocket flag are cached: for those, the rule is a function of (path, method) alone
-    once the map stops changing. Adding a rule to the map empties the cache.
-    """
-
-    def match(
-        self,
-        path_info: str | None = None,
-        method: str | None = None,
-        return_rule: bool = False,
-        query_args: t.Mapping[str, t.Any] | str | None = None,
-        websocket: bool | None = None,
-    ) -> tuple[t.Any, t.Mapping[str, t.Any]]:
-        if path_info is not None or method is not None or websocket is not None:
-            return super().match(  # type: ignore[call-overload, no-any-return]
-                path_info, method, return_rule, query_args, websocket
-            )
-        url_map = self.map
-        cache: dict[tuple[str, str], Rule] | None = url_map.__dict__.get(_CACHE_ATTR)
-        if cache is None or url_map._remap:
-            cache = {}
-            setattr(url_map, _CACHE_ATTR, cache)
-        key = (self.path_info, self.default_method)
-        rule = cache.get(key)
-        if rule is None:
-            rule, args = super().match(return_rule=True, query_args=query_args)
-            if (
-                not args
-                and not rule.arguments
-                and not rule.defaults
-                and rule.redirect_to is None
-                and not rule.websocket
-            ):
-                cache[key] = rule
-        else:
-            args = {}
-        if return_rule:
-            return rule, args
-        return rule.endpoint, args
-
-
-# Value types whose equality implies the same URL text (custom objects may define __eq__
-# and __str__ inconsistently, so they are never cached).
-_PLAIN_TYPES = frozenset({str, int, float, bool, type(None), UUID})
-_BUILTIN_CONVERTERS = frozenset(
-    {
-        UnicodeConverter,
-        PathConverter,
-        IntegerConverter,
-        FloatConverter,
-        UUIDConverter,
-        AnyConverter,
-    }
-)
-_BUILD_CACHE_ATTR = "_framework_built_urls"
-_BUILD_CACHE_SIZE = 4096
-
-
-class _BuildCache:
-    """URLs already built for (adapter, endpoint, values): ``url_for`` in a template loop
-    otherwise rebuilds the same strings with werkzeug on every request.
-
-    Only endpoints whose rules use werkzeug's own converters are cached (their output
-    depends on the values alone), only for plain value types, and the cache empties when
-    the URL map changes.
-    """
-
-    __slots__ = ("cacheable", "urls")
-
-    def __init__(self) -> None:
-        self.urls: dict[tuple[t.Any, ...], str] = {}
-        self.cacheable: dict[str, bool] = {}
-
-    def key(
-        self,
-        adapter: MapAdapter,
-        endpoint: str,
-        values: dict[str, t.Any],
-        method: str | None,
-        scheme: str | None,
-        external: bool | None,
-    ) -> tuple[t.Any, ...] | None:
-        ok = self.cacheable.get(endpoint)
-        if ok is None:
-            ok = self.cacheable[endpoint] = _builds_deterministically(adapter.map, endpoint)
-        if not ok:
-            return None
-        items: list[t.Any] = []
-        for name, value in values.items():
-            kind = type(value)
-            if kind not in _PLAIN_TYPES:
-                return None
-            items.append((name, kind, value))
-        return (
-            adapter.server_name,
-            adapter.script_name,
-            adapter.subdomain,
-            adapter.url_scheme,
-            endpoint,
-            method,
-            scheme,
-            external,
-            *items,
-        )
-
-    def store(self, key: tuple[t.Any, ...], url: str) -> None:
-        if len(self.urls) >= _BUILD_CACHE_SIZE:
-            self.urls.clear()
-        self.urls[key] = url
-
-
-def _builds_deterministically(url_map: Map, endpoint: str) -> bool:
-    rules = getattr(url_map, "_rules_by_endpoint", {}).get(endpoint)
-    if not rules:
-        return False
-    return all(
-        type(converter) in _BUILTIN_CONVERTERS
-        for rule in rules
-        for converter in rule._converters.values()
-    )
-
-
-def _build_cache(url_map: Map) -> _BuildCache:
-    cache: _BuildCache | None = url_map.__dict__.get(_BUILD_CACHE_ATTR)
-    if cache is None or url_map._remap:
-        cache = _BuildCache()
-        setattr(url_map, _BUILD_CACHE_ATTR, cache)
-    return cache
 
 
 def _bind_request(url_map: Map, request: Request, trusted_hosts: list[str] | None) -> MapAdapter:
@@ -199,7 +55,8 @@ def _bind_request(url_map: Map, request: Request, trusted_hosts: list[str] | Non
     raw_path = environ.get("PATH_INFO")
     # werkzeug treats a missing PATH_INFO as "/" and an empty one as the empty path.
     path = request.path if raw_path else ("/" if raw_path is None else "")
-    return CachingMapAdapter(
+    adapter_class = CachingMapAdapter if isinstance(url_map, CachingMap) else MapAdapter
+    return adapter_class(
         url_map,
         f"{server_name}{port_sep}{port}",
         request.script_root or "/",
@@ -332,9 +189,14 @@ class RoutingMixin(Scaffold):
                 "pass '_external=True' (or leave _external out)."
             )
         self.inject_url_defaults(endpoint, values)
-        cache = _build_cache(url_adapter.map)
-        key = cache.key(url_adapter, endpoint, values, _method, _scheme, _external)
-        rv = cache.urls.get(key) if key is not None else None
+        url_map = url_adapter.map
+        cache = url_map.built_urls if isinstance(url_map, CachingMap) else None
+        key = (
+            cache.key(url_adapter, endpoint, values, _method, _scheme, _external)
+            if cache is not None
+            else None
+        )
+        rv = cache.urls.get(key) if cache is not None and key is not None else None
         if rv is None:
             try:
                 rv = url_adapter.build(
@@ -349,7 +211,7 @@ class RoutingMixin(Scaffold):
                     _anchor=_anchor, _method=_method, _scheme=_scheme, _external=_external
                 )
                 return self.handle_url_build_error(error, endpoint, values)
-            if key is not None:
+            if cache is not None and key is not None:
                 cache.store(key, rv)
         if _anchor is not None:
             rv = f"{rv}#{_url_quote(_anchor, safe=_ANCHOR_SAFE)}"
