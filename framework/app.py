@@ -192,6 +192,8 @@ class Flask(RoutingMixin, DispatchMixin):
         self.url_map = self.url_map_class(host_matching=host_matching)
         self.subdomain_matching = subdomain_matching
         self._got_first_request = False
+        # Whether the first app context looked for the real Flask (framework.alias).
+        self._mix_checked = False
         # As in Flask, templates' contexts get ``g`` and ``request`` (seen by signal receivers).
         self.template_context_processors[None] = [_default_template_ctx_processor]
 
@@ -215,10 +217,10 @@ class Flask(RoutingMixin, DispatchMixin):
     def _check_setup_finished(self, f_name: str) -> None:
         if self._got_first_request:
             raise AssertionError(
-                f"'{f_name}' was called after the application handled its first request, so "
-                "it would apply to some requests and not others. Do all set-up (routes, "
-                "hooks, blueprints, error handlers) before serving or testing the app, for "
-                "example in an app factory."
+                f"The setup method '{f_name}' can no longer be called on the application: it "
+                "has already handled its first request, so the change would apply to some "
+                "requests and not others. Do all set-up (routes, hooks, blueprints, error "
+                "handlers) before serving or testing the app, for example in an app factory."
             )
 
     @cached_property

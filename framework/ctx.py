@@ -16,6 +16,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request as _BaseRequest
 
 from . import signals
+from .alias import is_installed, warn_if_mixed
 from .globals import _cv_app, _cv_request
 
 if t.TYPE_CHECKING:
@@ -74,7 +75,8 @@ class _AppCtxGlobals:
     def __repr__(self) -> str:
         ctx = _cv_app.get(None)
         if ctx is not None:
-            return f"<framework.g of '{ctx.app.name}'>"
+            # Named as imported: ``flask.g`` under install_as_flask().
+            return f"<{'flask' if is_installed() else 'framework'}.g of '{ctx.app.name}'>"
         return object.__repr__(self)
 
 
@@ -90,6 +92,11 @@ class AppContext:
     def push(self) -> None:
         """Make this the current application context."""
         self._cv_tokens.append(_cv_app.set(self))
+        app = self.app
+        if not app._mix_checked:
+            # Once per app, when its extensions are set up: is any of them on the real Flask?
+            app._mix_checked = True
+            warn_if_mixed(app)
         if signals.appcontext_pushed.receivers:
             signals.appcontext_pushed.send(self.app, _async_wrapper=self.app.ensure_sync)
 

@@ -27,18 +27,21 @@ if t.TYPE_CHECKING:
 _ANCHOR_SAFE = "%!#$&'()*+,/:;=?@"
 
 
-def _bind_request(url_map: Map, request: Request, trusted_hosts: list[str] | None) -> MapAdapter:
+def _bind_request(
+    url_map: Map, request: Request, trusted_hosts: list[str] | None, configured: str | None
+) -> MapAdapter:
     """Bind ``url_map`` to a request when neither host nor subdomain matching is on.
 
-    Equivalent to ``url_map.bind_to_environ(environ, subdomain=default)`` (SERVER_NAME does
-    not restrict which hosts are served, as in Flask 3.1), but reuses what the request has
-    already decoded instead of decoding the environ again.
+    Equivalent to ``url_map.bind_to_environ(environ, server_name=SERVER_NAME,
+    subdomain=default)``, as in Flask 3.1: every host is served (SERVER_NAME restricts
+    nothing), and external URLs and redirects use SERVER_NAME when it is set. It reuses
+    what the request has already decoded instead of decoding the environ again.
     """
     environ = request.environ
     default_subdomain = url_map.default_subdomain or ""
     if "HTTP_UPGRADE" in environ:
         # WebSocket upgrades change the scheme werkzeug matches with: take its path.
-        return url_map.bind_to_environ(environ, subdomain=default_subdomain)
+        return url_map.bind_to_environ(environ, server_name=configured, subdomain=default_subdomain)
     if trusted_hosts is not None:
         request.trusted_hosts = trusted_hosts
     # Reading the host validates it against TRUSTED_HOSTS (a 400 for others).
@@ -49,8 +52,20 @@ def _bind_request(url_map: Map, request: Request, trusted_hosts: list[str] | Non
         or server_name.startswith(".")
         or ".." in server_name
     ):
-        # Let werkzeug apply its IDNA checks (and its 400 for invalid names).
-        return url_map.bind_to_environ(environ, subdomain=default_subdomain)
+        # Let werkzeug apply its IDNA checks (and its 400 for invalid names), even when
+        # SERVER_NAME is set and the Host is not used (Flask serves such hosts then).
+        adapter = url_map.bind_to_environ(environ, subdomain=default_subdomain)
+        if configured is None:
+            return adapter
+        return url_map.bind_to_environ(environ, server_name=configured, subdomain=default_subdomain)
+    host = f"{server_name}{port_sep}{port}"
+    scheme = environ["wsgi.url_scheme"]
+    if configured is not None:
+        # werkzeug's rule: lower case, the scheme's default port dropped.
+        host = configured.lower()
+        default_port = {"http": ":80", "https": ":443"}.get(scheme)
+        if default_port is not None and host.endswith(default_port):
+            host = host[: -len(default_port)]
     query = environ.get("QUERY_STRING")
     raw_path = environ.get("PATH_INFO")
     # werkzeug treats a missing PATH_INFO as "/" and an empty one as the empty path.
@@ -58,10 +73,10 @@ def _bind_request(url_map: Map, request: Request, trusted_hosts: list[str] | Non
     adapter_class = CachingMapAdapter if isinstance(url_map, CachingMap) else MapAdapter
     return adapter_class(
         url_map,
-        f"{server_name}{port_sep}{port}",
+        host,
         request.script_root or "/",
         default_subdomain,
-        environ["wsgi.url_scheme"],
+        scheme,
         path,
         request.method,
         query.encode("latin1").decode(errors="replace") if query else query,
@@ -85,7 +100,7 @@ class RoutingMixin(Scaffold):
             url_map = self.url_map
             trusted_hosts = config["TRUSTED_HOSTS"]
             if not (url_map.host_matching or self.subdomain_matching):
-                return _bind_request(url_map, request, trusted_hosts)
+                return _bind_request(url_map, request, trusted_hosts, config["SERVER_NAME"])
             if trusted_hosts is not None:
                 request.trusted_hosts = trusted_hosts
                 # Validate now, so an untrusted host becomes this request's 400.
@@ -145,6 +160,7 @@ class RoutingMixin(Scaffold):
 
     def url_for(
         self,
+        /,
         endpoint: str,
         *,
         _anchor: str | None = None,

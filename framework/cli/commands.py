@@ -45,6 +45,17 @@ else:
     _AnyParamType = click.ParamType
 
 
+def _cryptography_available() -> bool:
+    """Whether ``cryptography`` can be imported, without importing it. A module already in
+    ``sys.modules`` counts even without a ``__spec__`` (find_spec raises ValueError then)."""
+    if sys.modules.get("cryptography") is not None:
+        return True
+    try:
+        return importlib.util.find_spec("cryptography") is not None
+    except (ImportError, ValueError):
+        return False
+
+
 class CertParamType(_AnyParamType):
     """The ``--cert`` value: an existing file, ``adhoc`` (a throw-away certificate, needs
     the ``cryptography`` package) or the import path of an :class:`ssl.SSLContext`."""
@@ -65,7 +76,7 @@ class CertParamType(_AnyParamType):
             text = click.STRING(value, param, ctx).lower()
             if text == "adhoc":
                 # werkzeug makes the throw-away certificate with the cryptography package.
-                if importlib.util.find_spec("cryptography") is None:
+                if not _cryptography_available():
                     raise click.BadParameter(
                         "Using ad-hoc certificates requires the cryptography library: "
                         "pip install cryptography.",

@@ -20,16 +20,19 @@ from importlib import metadata
 
 import click
 
+from framework.alias import PACKAGE_VERSION
 from framework.helpers import get_load_dotenv
 
+from . import plugins
 from .commands import debug_option, routes_command, run_command, shell_command
 from .discovery import NoAppException, ScriptInfo, _AppNotLocated, with_appcontext
 
 if t.TYPE_CHECKING:
     from framework.app import Flask
 
-#: Entry-point group scanned for extra commands (``name = "package.module:command"``).
-PLUGIN_GROUP = "framework.commands"
+#: Entry-point group of this package's extra commands (``name = "package.module:command"``);
+#: Flask extensions' ``flask.commands`` are read too (see :mod:`framework.cli.plugins`).
+PLUGIN_GROUP = plugins.PLUGIN_GROUPS[0]
 
 
 _HELP_REQUESTED = "framework.cli.help_requested"
@@ -126,12 +129,14 @@ def get_version(ctx: click.Context, param: click.Parameter, value: bool) -> None
     """``--version``: print the Python, framework and Werkzeug versions and exit."""
     if not value or ctx.resilient_parsing:
         return
-    from framework import __version__
-
+    try:
+        werkzeug_version = metadata.version("werkzeug")
+    except metadata.PackageNotFoundError:  # vendored without its metadata
+        werkzeug_version = "(version unknown: no installed metadata)"
     click.echo(
         f"Python {platform.python_version()}\n"
-        f"framework {__version__}\n"
-        f"Werkzeug {metadata.version('werkzeug')}",
+        f"framework {PACKAGE_VERSION}\n"
+        f"Werkzeug {werkzeug_version}",
         color=ctx.color,
     )
     ctx.exit()
@@ -213,9 +218,10 @@ class FlaskGroup(AppGroup):
 
     It adds the ``--env-file``, ``--app`` and ``--debug`` options (and ``--version``), the
     ``run``, ``shell`` and ``routes`` commands, plugin commands from the
-    ``framework.commands`` entry points, and the loaded application's ``app.cli``
-    commands. ``create_app`` (a callable without arguments) replaces discovery;
-    ``load_dotenv=False`` skips the default ``.env``/``.flaskenv`` files.
+    ``framework.commands`` and ``flask.commands`` entry points (imported on demand), and
+    the loaded application's ``app.cli`` commands. ``create_app`` (a callable without
+    arguments) replaces discovery; ``load_dotenv=False`` skips the default
+    ``.env``/``.flaskenv`` files.
     """
 
     def __init__(
@@ -239,17 +245,20 @@ class FlaskGroup(AppGroup):
             self.add_command(run_command)
             self.add_command(shell_command)
             self.add_command(routes_command)
-        self._loaded_plugin_commands = False
+        self._plugins: dict[str, metadata.EntryPoint] | None = None
 
-    def _load_plugin_commands(self) -> None:
-        if self._loaded_plugin_commands:
-            return
-        for entry_point in metadata.entry_points(group=PLUGIN_GROUP):
-            self.add_command(entry_point.load(), entry_point.name)
-        self._loaded_plugin_commands = True
+    def _plugin_entry_points(self) -> dict[str, metadata.EntryPoint]:
+        """Plugins not imported yet, by command name (read once from installed metadata)."""
+        if self._plugins is None:
+            self._plugins = plugins.discover()
+        return self._plugins
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        self._load_plugin_commands()
+        # A plugin is imported when its command is asked for, and only that one; as in
+        # Flask, a plugin named like a built-in command replaces it.
+        entry_point = self._plugin_entry_points().pop(cmd_name, None)
+        if entry_point is not None:
+            self.add_command(plugins.load(entry_point), cmd_name)
         command = super().get_command(ctx, cmd_name)
         if command is not None:
             return command
@@ -270,8 +279,7 @@ class FlaskGroup(AppGroup):
         return app.cli.get_command(ctx, cmd_name)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        self._load_plugin_commands()
-        names = set(super().list_commands(ctx))
+        names = set(super().list_commands(ctx)) | self._plugin_entry_points().keys()
         info = ctx.ensure_object(ScriptInfo)
         try:
             names.update(info.load_app().cli.list_commands(ctx))
@@ -282,6 +290,29 @@ class FlaskGroup(AppGroup):
         except Exception:
             click.secho(f"{traceback.format_exc()}\n", err=True, fg="red")
         return sorted(names)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The "Commands" section of ``--help``; plugins not imported yet are listed by the
+        package that provides them, so printing help never imports them."""
+        rows: list[tuple[str, click.Command | str]] = []
+        for name in self.list_commands(ctx):
+            entry_point = self._plugin_entry_points().get(name)
+            if entry_point is not None:
+                rows.append((name, plugins.short_help(entry_point)))
+                continue
+            command = self.get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, command))
+        if not rows:
+            return
+        limit = formatter.width - 6 - max(len(name) for name, _ in rows)
+        with formatter.section("Commands"):
+            formatter.write_dl(
+                [
+                    (name, item if isinstance(item, str) else item.get_short_help_str(limit))
+                    for name, item in rows
+                ]
+            )
 
     def get_help_option(self, ctx: click.Context) -> click.Option | None:
         # The help text lists the app's commands, so printing it waits until every option
