@@ -84,39 +84,52 @@ def _is_real_flask(module: types.ModuleType | None) -> bool:
     )
 
 
-def _defined_by(value: object, real: dict[str, types.ModuleType]) -> bool:
-    """Whether a global of a Flask module is Flask's own (not, say, ``sys`` or ``os``)."""
+def _defined_by(value: object, modules: t.Container[str]) -> bool:
+    """Whether a module global is an object of one of ``modules`` (not, say, ``sys``)."""
     kind = type(value)
     if kind is types.ModuleType:
-        return t.cast(types.ModuleType, value).__name__ in real
+        return t.cast(types.ModuleType, value).__name__ in modules
     if kind is types.FunctionType or issubclass(kind, type):
-        return getattr(value, "__module__", None) in real
-    # Instances extensions import: Flask's proxies (request, current_app, ...) and signals.
+        return getattr(value, "__module__", None) in modules
+    # Instances code imports: the request and app proxies, signals.
     origin = kind.__module__
-    return origin in real or origin in {"werkzeug.local", "blinker.base"}
+    return origin in modules or origin in {"werkzeug.local", "blinker.base"}
 
 
-def _flask_users() -> list[str]:
-    """Modules (other than Flask's own) whose globals hold objects of the real Flask.
+def _objects_of(prefix: str) -> tuple[set[str], set[int]]:
+    """The names of the loaded ``prefix`` modules (real ones) and the ids of their objects."""
+    names = {
+        name
+        for name, module in list(sys.modules.items())
+        if (name == prefix or name.startswith(prefix + "."))
+        and type(module) is types.ModuleType
+        and (prefix != _FLASK or _is_real_flask(module))
+    }
+    ids = set()
+    for name in names:
+        module = sys.modules[name]
+        ids.add(id(module))
+        ids.update(id(v) for v in list(vars(module).values()) if _defined_by(v, names))
+    return names, ids
+
+
+def _flask_users(*, only: bool = False) -> list[str]:
+    """Modules (other than Flask's own) whose globals hold objects of the real Flask;
+    with ``only``, those that hold nothing of framework (an extension, not a comparison).
 
     Tells the user which import pulled Flask in, usually an extension's module.
     """
-    real = {
-        name: module
-        for name, module in list(sys.modules.items())
-        if (name == _FLASK or name.startswith(_PREFIX)) and _is_real_flask(module)
-    }
-    flask_objects = {id(m) for m in real.values()}
-    for module in real.values():
-        flask_objects.update(
-            id(value) for value in vars(module).values() if _defined_by(value, real)
-        )
-    skip = {_framework().__name__, "importlib", "_frozen_importlib"}
+    real, flask_objects = _objects_of(_FLASK)
+    ours, our_objects = _objects_of(_framework().__name__)
+    skip = {"importlib", "_frozen_importlib"}
     users = []
     for name, module in list(sys.modules.items()):
-        if name in real or name.partition(".")[0] in skip or type(module) is not types.ModuleType:
+        if name in real or name in ours or name.partition(".")[0] in skip:
             continue
-        if any(id(value) in flask_objects for value in list(vars(module).values())):
+        if type(module) is not types.ModuleType:
+            continue
+        values = {id(v) for v in list(vars(module).values())}
+        if values & flask_objects and not (only and values & our_objects):
             users.append(name)
     return users
 
@@ -204,13 +217,13 @@ def warn_if_mixed(app: Flask) -> None:
 
     Runs when the app's first application context is pushed (extensions are set up by
     then) and when ``gae.wrap`` wraps it. A process may load Flask next to framework on
-    purpose (comparing the two, say); only an app that an extension on the real Flask
-    registered itself on is reported.
+    purpose (comparing the two, say); only an app on which code that uses the real Flask,
+    and nothing of framework (an extension), registered something is reported.
     """
     global _warned
     if _warned or not _is_real_flask(sys.modules.get(_FLASK)):
         return
-    users = set(_flask_users())
+    users = set(_flask_users(only=True))
     culprits = sorted(
         {
             name

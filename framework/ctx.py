@@ -36,6 +36,14 @@ _sentinel: t.Any = object()
 _base_close = _BaseRequest.close
 
 
+def _check_mix(app: Flask) -> None:
+    # Once per app, before its first context changes anything (so a warning turned into an
+    # error leaves no context half pushed), when its extensions are set up: is any of them
+    # on the real Flask? See framework.alias.
+    app._mix_checked = True
+    warn_if_mixed(app)
+
+
 class _AppCtxGlobals:
     """The ``g`` namespace: a plain object for data that lives as long as the app context."""
 
@@ -91,12 +99,10 @@ class AppContext:
 
     def push(self) -> None:
         """Make this the current application context."""
-        self._cv_tokens.append(_cv_app.set(self))
         app = self.app
         if not app._mix_checked:
-            # Once per app, when its extensions are set up: is any of them on the real Flask?
-            app._mix_checked = True
-            warn_if_mixed(app)
+            _check_mix(app)
+        self._cv_tokens.append(_cv_app.set(self))
         if signals.appcontext_pushed.receivers:
             signals.appcontext_pushed.send(self.app, _async_wrapper=self.app.ensure_sync)
 
@@ -149,6 +155,8 @@ class RequestContext:
         session: SessionMixin | None = None,
     ) -> None:
         self.app = app
+        if not app._mix_checked:
+            _check_mix(app)
         if request is None:
             request = app.request_class(environ)
             request.json_module = app.json
