@@ -31,10 +31,12 @@ install: $(STAMP)
 # into .cache/extensions/sdist. Online once; every later run is offline.
 EXT := .cache/extensions
 EXT_STAMP := $(EXT)/site/.installed
-$(EXT_STAMP): tests/extensions/requirements.txt | $(STAMP)
-	rm -rf $(EXT)/site
+$(EXT_STAMP): tests/extensions/requirements.txt tests/extensions/requirements-pytest.txt | $(STAMP)
+	rm -rf $(EXT)/site $(EXT)/pytest-plugins
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps \
 	  --target $(EXT)/site -r tests/extensions/requirements.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps \
+	  --target $(EXT)/pytest-plugins -r tests/extensions/requirements-pytest.txt
 	$(BIN)/python -m tests.extensions.suites download
 	touch $(EXT_STAMP)
 

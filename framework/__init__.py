@@ -53,7 +53,7 @@ from .wrappers import Response as Response
 def __getattr__(name: str) -> _t.Any:
     # ``__version__`` is computed: it is Flask's (deprecated) under install_as_flask().
     if name == "__version__":
-        from .alias import version_attribute
+        from .alias import _version_attribute
 
-        return version_attribute()
+        return _version_attribute()
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

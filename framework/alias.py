@@ -45,6 +45,17 @@ if t.TYPE_CHECKING:
 # Import cost matters (``import framework`` is cold-start time on App Engine), so this
 # module loads importlib.metadata only when something asks for Flask's metadata.
 
+__all__ = [
+    "CHILD_PATH",
+    "FLASK_API_VERSION",
+    "PACKAGE_VERSION",
+    "FlaskAlreadyImportedError",
+    "MixedFlaskWarning",
+    "install_as_flask",
+    "is_installed",
+    "warn_if_mixed",
+]
+
 #: This distribution's own version (``gae-framework``).
 PACKAGE_VERSION = "0.1.0"
 #: The Flask release whose public API and behaviour ``framework`` implements: what
@@ -251,7 +262,7 @@ def warn_if_mixed(app: Flask) -> None:
 _warned = False
 
 
-def version_attribute() -> str:
+def _version_attribute() -> str:
     """``framework.__version__``: under the alias it is ``flask.__version__``, deprecated as
     in Flask 3.1 and answering the Flask API version; otherwise this package's version."""
     if not is_installed():

@@ -37,6 +37,7 @@ HERE = Path(__file__).resolve().parent
 CACHE = ROOT / ".cache" / "extensions"
 SDISTS = CACHE / "sdist"
 SITE = CACHE / "site"
+PYTEST_PLUGINS = CACHE / "pytest-plugins"
 RUNS = CACHE / "runs"
 BASELINES = CACHE / "baseline"
 PROBE = HERE / "probe"
@@ -219,7 +220,7 @@ def _environment(probe_file: Path) -> dict[str, str]:
         raise NotPrepared(
             f"The extensions are not installed in {SITE}: run `make extensions` once, online."
         )
-    env["PYTHONPATH"] = os.pathsep.join([str(SITE), str(PROBE)])
+    env["PYTHONPATH"] = os.pathsep.join([str(SITE), str(PYTEST_PLUGINS), str(PROBE)])
     # The `flask` command Flask-Migrate's tests run is the one next to this interpreter.
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
@@ -311,7 +312,12 @@ def run(suite: Suite, flavour: str) -> Result:
 def _baseline_key() -> str:
     """What the Flask results depend on: the pins, this file, the versions that run them."""
     digest = hashlib.sha256()
-    for path in (HERE / "requirements.txt", Path(__file__), PROBE / "framework_suite_probe.py"):
+    for path in (
+        HERE / "requirements.txt",
+        HERE / "requirements-pytest.txt",
+        Path(__file__),
+        PROBE / "framework_suite_probe.py",
+    ):
         digest.update(path.read_bytes())
     for name in ("flask", "werkzeug", "pytest"):
         digest.update(f"{name}={metadata.version(name)}".encode())

@@ -409,3 +409,31 @@ def test_the_real_flask_command_is_pointed_to_framework(tmp_path: Path, argv0: s
     assert done.returncode != 0
     assert "This process runs the real Flask's command" in done.stderr
     assert "run 'framework' (or 'python -m framework') instead" in done.stderr
+
+
+def test_gae_wrap_reports_the_mix_at_start_up(tmp_path: Path) -> None:
+    # On App Engine the warning lands in the instance's log when main.py builds the app,
+    # before any request fails.
+    (tmp_path / "flask_ext_zz.py").write_text(
+        "from flask import g\n\ndef init_app(app):\n    app.before_request(lambda: g)\n"
+    )
+    done = run_python(
+        """
+        import warnings
+        import flask_ext_zz
+        import gae
+        from framework import Flask
+
+        app = Flask("site")
+        flask_ext_zz.init_app(app)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            gae.wrap(app)
+        for warning in caught:
+            print(warning.category.__name__, warning.message)
+        """,
+        tmp_path,
+    )
+    [line] = done.stdout.splitlines()
+    assert line.startswith(f"MixedFlaskWarning The real Flask ({REAL_FLASK}) was imported by ")
+    assert "code from flask_ext_zz is registered on the framework app 'site'" in line
