@@ -189,6 +189,8 @@ def test_adhoc_needs_cryptography(monkeypatch: pytest.MonkeyPatch) -> None:
         return None if name == "cryptography" else real_find_spec(name, package)
 
     monkeypatch.setattr(importlib.util, "find_spec", find_spec)
+    # Not installed means not imported either (other tests' libraries may have loaded it).
+    monkeypatch.delitem(sys.modules, "cryptography", raising=False)
     with pytest.raises(click.BadParameter, match="requires the cryptography library"):
         CertParamType().convert("adhoc", None, None)
 
