@@ -1,6 +1,8 @@
-"""A Flask app with Flask-Login, Flask-WTF, Flask-SQLAlchemy and Flask-Migrate, ported by
-one line (``framework.install_as_flask()`` in main.py), through the user's commands:
-``framework db init/migrate/upgrade``, an app command, ``framework run`` and gunicorn.
+"""A Flask app with Flask-Login, Flask-WTF, Flask-SQLAlchemy, Flask-Migrate and
+Flask-Limiter, ported by one line (``framework.install_as_flask()`` in main.py), through the
+user's commands: ``framework db init/migrate/upgrade`` (an app command group),
+``framework limiter limits`` (a ``flask.commands`` plugin), an app command, ``framework run``
+and gunicorn.
 
 The app (``tests/extensions/demo``) imports ``flask`` everywhere; it is copied to a fresh
 folder and driven over real HTTP on 127.0.0.1: log in with the CSRF token of the form,
@@ -92,10 +94,18 @@ def test_framework_db_upgrade_creates_the_tables(migrated: Path) -> None:
     assert "op.create_table('note'" in script.read_text()
 
 
-def test_help_lists_flask_migrates_db_group(migrated: Path) -> None:
+def test_help_lists_the_extensions_commands(migrated: Path) -> None:
     listed = _framework(migrated, "--help").stdout
     assert re.search(r"^  db +Perform database migrations\.$", listed, re.M)
     assert re.search(r"^  add-user +Create a user who can log in\.$", listed, re.M)
+    # A flask.commands plugin: listed by its package, not imported for --help.
+    assert re.search(r"^  limiter +Command from Flask-Limiter\.$", listed, re.M)
+
+
+def test_flask_limiters_command_runs(migrated: Path) -> None:
+    shown = _framework(migrated, "limiter", "limits", "--endpoint", "views.login").stdout
+    assert "views.login" in shown
+    assert "10 per 1 minute" in shown
 
 
 class Browser:

@@ -1,10 +1,13 @@
-"""A small notes app written for Flask: Flask-SQLAlchemy, Flask-Migrate, Flask-Login and
-Flask-WTF, with ``import flask`` everywhere (see main.py for the one line that ports it)."""
+"""A small notes app written for Flask: Flask-SQLAlchemy, Flask-Migrate, Flask-Login,
+Flask-WTF and Flask-Limiter, with ``import flask`` everywhere (see main.py for the one line
+that ports it)."""
 
 import os
 
 import click
 import flask
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -14,6 +17,7 @@ db = SQLAlchemy()
 migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
+limiter = Limiter(get_remote_address, storage_uri="memory://")
 
 
 def create_app():
@@ -27,6 +31,7 @@ def create_app():
     login_manager.init_app(app)
     login_manager.login_view = "views.login"
     csrf.init_app(app)
+    limiter.init_app(app)
 
     from . import models, views
 

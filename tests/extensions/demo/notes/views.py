@@ -2,7 +2,7 @@ import flask
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
-from . import db
+from . import db, limiter
 from .forms import LoginForm, NoteForm
 from .models import Note, User
 
@@ -29,6 +29,7 @@ def add_note():
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@limiter.limit("10 per minute", methods=["POST"])
 def login():
     form = LoginForm()
     if form.validate_on_submit():
