@@ -11,7 +11,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: install run test lint typecheck docs pytest bench fuzz load clean
+.PHONY: install run test lint typecheck docs pytest bench fuzz load clean extensions
 
 $(STAMP): pyproject.toml requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,22 @@ $(BROWSER_STAMP): | $(STAMP)
 	touch $(BROWSER_STAMP)
 
 install: $(STAMP)
+
+# The Flask extensions whose own test suites run on framework (tests/extensions): their
+# packages go into .cache/extensions/site (not .venv) and their sdists, with the tests,
+# into .cache/extensions/sdist. Online once; every later run is offline.
+EXT := .cache/extensions
+EXT_STAMP := $(EXT)/site/.installed
+$(EXT_STAMP): tests/extensions/requirements.txt tests/extensions/requirements-pytest.txt | $(STAMP)
+	rm -rf $(EXT)/site $(EXT)/pytest-plugins
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps \
+	  --target $(EXT)/site -r tests/extensions/requirements.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps \
+	  --target $(EXT)/pytest-plugins -r tests/extensions/requirements-pytest.txt
+	$(BIN)/python -m tests.extensions.suites download
+	touch $(EXT_STAMP)
+
+extensions: $(EXT_STAMP)
 
 run: $(STAMP)
 	HOST=$(HOST) PORT=$(PORT) $(BIN)/python -m sample_app
@@ -42,7 +58,7 @@ typecheck: $(STAMP)
 docs: $(STAMP)
 	$(BIN)/sphinx-build -W --keep-going -q -E -b html docs docs/_build/html
 
-pytest: $(STAMP) $(BROWSER_STAMP)
+pytest: $(STAMP) $(BROWSER_STAMP) $(EXT_STAMP)
 	$(BIN)/pytest
 
 test: lint docs typecheck pytest
@@ -64,4 +80,4 @@ load: $(STAMP)
 	$(BIN)/python -m tests.load.run --duration $(LOAD_SECONDS)
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build *.egg-info docs/_build
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build *.egg-info docs/_build .cache

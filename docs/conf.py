@@ -75,7 +75,9 @@ html_sidebars = {"**": ["about.html", "navigation.html", "searchbox.html"]}
 
 # Modules whose every public name must be in the reference (``__all__`` where defined).
 REFERENCE_MODULES = [
+    "framework.alias",
     "framework.cli",
+    "framework.cli.plugins",
     "framework.json",
     "framework.sessions",
     "framework.testing",

@@ -6,7 +6,10 @@ the public names here match ``flask``'s.
 
 from __future__ import annotations
 
+import typing as _t
+
 from . import json as json
+from .alias import install_as_flask as install_as_flask
 from .app import Flask as Flask
 from .blueprints import Blueprint as Blueprint
 from .config import Config as Config
@@ -46,4 +49,11 @@ from .templating import stream_template_string as stream_template_string
 from .wrappers import Request as Request
 from .wrappers import Response as Response
 
-__version__ = "0.1.0"
+
+def __getattr__(name: str) -> _t.Any:
+    # ``__version__`` is computed: it is Flask's (deprecated) under install_as_flask().
+    if name == "__version__":
+        from .alias import _version_attribute
+
+        return _version_attribute()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

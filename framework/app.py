@@ -29,6 +29,7 @@ from .routing import RoutingMixin
 from .scaffold import find_package, setupmethod
 from .sessions import SecureCookieSessionInterface, SessionInterface
 from .templating import _default_template_ctx_processor
+from .url_map import CachingMap
 from .wrappers import Request, Response
 
 if t.TYPE_CHECKING:
@@ -89,7 +90,7 @@ class Flask(RoutingMixin, DispatchMixin):
     json_provider_class: type[JSONProvider] = DefaultJSONProvider
     #: Rule and map classes for the URL map.
     url_rule_class = Rule
-    url_map_class = Map
+    url_map_class: type[Map] = CachingMap
     #: Client class for :meth:`test_client` (``None`` = :class:`framework.testing.FlaskClient`).
     test_client_class: type[FlaskClient] | None = None
     #: Runner class for :meth:`test_cli_runner`.
@@ -191,6 +192,8 @@ class Flask(RoutingMixin, DispatchMixin):
         self.url_map = self.url_map_class(host_matching=host_matching)
         self.subdomain_matching = subdomain_matching
         self._got_first_request = False
+        # Whether the first app context looked for the real Flask (framework.alias).
+        self._mix_checked = False
         # As in Flask, templates' contexts get ``g`` and ``request`` (seen by signal receivers).
         self.template_context_processors[None] = [_default_template_ctx_processor]
 
@@ -214,10 +217,10 @@ class Flask(RoutingMixin, DispatchMixin):
     def _check_setup_finished(self, f_name: str) -> None:
         if self._got_first_request:
             raise AssertionError(
-                f"'{f_name}' was called after the application handled its first request, so "
-                "it would apply to some requests and not others. Do all set-up (routes, "
-                "hooks, blueprints, error handlers) before serving or testing the app, for "
-                "example in an app factory."
+                f"The setup method '{f_name}' can no longer be called on the application: it "
+                "has already handled its first request, so the change would apply to some "
+                "requests and not others. Do all set-up (routes, hooks, blueprints, error "
+                "handlers) before serving or testing the app, for example in an app factory."
             )
 
     @cached_property

@@ -12,7 +12,8 @@ import typing as t
 from functools import cached_property
 
 from . import typing as ft
-from .scaffold import Scaffold, _endpoint_from_view_func, setupmethod
+from .helpers import _endpoint_from_view_func
+from .scaffold import Scaffold, setupmethod
 
 if t.TYPE_CHECKING:
     from .app import Flask
@@ -144,9 +145,10 @@ class Blueprint(Scaffold):
     def _check_setup_finished(self, f_name: str) -> None:
         if self._got_registered_once:
             raise AssertionError(
-                f"'{f_name}' was called on blueprint {self.name!r} after it was registered "
-                "on an application, so the change would not apply. Finish setting up the "
-                "blueprint before app.register_blueprint()."
+                f"The setup method '{f_name}' can no longer be called on the blueprint "
+                f"'{self.name}': it has already been registered on an application, so the "
+                "change would not apply. Finish setting up the blueprint before "
+                "app.register_blueprint()."
             )
 
     @setupmethod

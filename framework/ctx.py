@@ -16,6 +16,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request as _BaseRequest
 
 from . import signals
+from .alias import is_installed, warn_if_mixed
 from .globals import _cv_app, _cv_request
 
 if t.TYPE_CHECKING:
@@ -33,6 +34,14 @@ F = t.TypeVar("F", bound=t.Callable[..., t.Any])
 
 _sentinel: t.Any = object()
 _base_close = _BaseRequest.close
+
+
+def _check_mix(app: Flask) -> None:
+    # Once per app, before its first context changes anything (so a warning turned into an
+    # error leaves no context half pushed), when its extensions are set up: is any of them
+    # on the real Flask? See framework.alias.
+    app._mix_checked = True
+    warn_if_mixed(app)
 
 
 class _AppCtxGlobals:
@@ -74,7 +83,8 @@ class _AppCtxGlobals:
     def __repr__(self) -> str:
         ctx = _cv_app.get(None)
         if ctx is not None:
-            return f"<framework.g of '{ctx.app.name}'>"
+            # Named as imported: ``flask.g`` under install_as_flask().
+            return f"<{'flask' if is_installed() else 'framework'}.g of '{ctx.app.name}'>"
         return object.__repr__(self)
 
 
@@ -89,6 +99,9 @@ class AppContext:
 
     def push(self) -> None:
         """Make this the current application context."""
+        app = self.app
+        if not app._mix_checked:
+            _check_mix(app)
         self._cv_tokens.append(_cv_app.set(self))
         if signals.appcontext_pushed.receivers:
             signals.appcontext_pushed.send(self.app, _async_wrapper=self.app.ensure_sync)
@@ -142,6 +155,8 @@ class RequestContext:
         session: SessionMixin | None = None,
     ) -> None:
         self.app = app
+        if not app._mix_checked:
+            _check_mix(app)
         if request is None:
             request = app.request_class(environ)
             request.json_module = app.json

@@ -288,9 +288,9 @@ class DispatchMixin(Scaffold):
                     rv, status = rv
             else:
                 raise TypeError(
-                    f"The view for {self._current_endpoint()!r} returned a tuple of "
-                    f"{len(rv)} items; return (body, status), (body, headers) or "
-                    "(body, status, headers)."
+                    "The tuple must have the form (body, status, headers), (body, status) "
+                    f"or (body, headers): the view for {self._current_endpoint()!r} returned "
+                    f"a tuple of {len(rv)} items."
                 )
         if rv is None:
             raise TypeError(

@@ -68,6 +68,17 @@ def get_root_path(import_name: str) -> str:
     return os.path.dirname(os.path.abspath(spec.origin))
 
 
+def _endpoint_from_view_func(view_func: t.Callable[..., t.Any] | None) -> str:
+    """The default endpoint of a view: its function name (Flask's helper, which extensions
+    such as Flask-RESTX import from ``flask.helpers`` or ``flask.sansio.scaffold``)."""
+    if view_func is None:
+        raise TypeError(
+            "add_url_rule() needs a view function when no endpoint is given: pass "
+            "'view_func=...' or 'endpoint=...'."
+        )
+    return view_func.__name__
+
+
 def url_for(
     endpoint: str,
     *,
@@ -125,7 +136,7 @@ def flash(message: str, category: str = "message") -> None:
     flashes.append((category, message))
     session["_flashes"] = flashes
     if signals.message_flashed.receivers:
-        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        app = _cv_app.get().app
         signals.message_flashed.send(
             app, _async_wrapper=app.ensure_sync, message=message, category=category
         )

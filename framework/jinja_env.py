@@ -114,8 +114,8 @@ def explain_template_loading_attempts(
         ctx = _cv_request.get(None)
         if ctx is not None and ctx.request.blueprint is not None:
             lines.append(
-                f"  The template was looked up from an endpoint of blueprint "
-                f"{ctx.request.blueprint!r}: is it in that blueprint's template folder (or "
+                "  The template was looked up from an endpoint that belongs to the blueprint "
+                f"{ctx.request.blueprint!r}. Is it in that blueprint's template folder (or "
                 "the application's)? Blueprint templates share one namespace, so put them "
                 "in a subfolder named after the blueprint."
             )

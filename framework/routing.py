@@ -1,8 +1,8 @@
 """URL handling for :class:`~framework.Flask`: binding the URL map, matching, building.
 
 Matching a request is werkzeug's work; what this module adds is cheaper binding (reusing
-what the request object already decoded) and a cache of matches for rules without
-variables, so the common ``GET /`` skips werkzeug's state machine after the first time.
+what the request object already decoded) and, through the caches the URL map owns
+(:mod:`framework.url_map`), matches and URLs remembered once the map stops changing.
 """
 
 from __future__ import annotations
@@ -11,20 +11,12 @@ import sys
 import typing as t
 from itertools import chain
 from urllib.parse import quote as _url_quote
-from uuid import UUID
 
-from werkzeug.routing import BuildError, Map, MapAdapter, Rule
-from werkzeug.routing.converters import (
-    AnyConverter,
-    FloatConverter,
-    IntegerConverter,
-    PathConverter,
-    UnicodeConverter,
-    UUIDConverter,
-)
+from werkzeug.routing import BuildError, Map, MapAdapter
 
 from .globals import _cv_app, _cv_request
 from .scaffold import Scaffold
+from .url_map import CachingMap, CachingMapAdapter
 from .wrappers import _split_blueprint_path
 
 if t.TYPE_CHECKING:
@@ -34,155 +26,22 @@ if t.TYPE_CHECKING:
 # Characters left unquoted in a URL fragment built by url_for(_anchor=...).
 _ANCHOR_SAFE = "%!#$&'()*+,/:;=?@"
 
-# Attribute on a Map holding its cache of static matches: {(path, method): rule}.
-_CACHE_ATTR = "_framework_static_matches"
 
-
-class CachingMapAdapter(MapAdapter):
-    """A MapAdapter that remembers which rule answered a path without URL variables.
-
-    Only successful matches of rules with no arguments, no defaults, no redirect and no
-    WebSocket flag are cached: for those, the rule is a function of (path, method) alone
-    once the map stops changing. Adding a rule to the map empties the cache.
-    """
-
-    def match(
-        self,
-        path_info: str | None = None,
-        method: str | None = None,
-        return_rule: bool = False,
-        query_args: t.Mapping[str, t.Any] | str | None = None,
-        websocket: bool | None = None,
-    ) -> tuple[t.Any, t.Mapping[str, t.Any]]:
-        if path_info is not None or method is not None or websocket is not None:
-            return super().match(  # type: ignore[call-overload, no-any-return]
-                path_info, method, return_rule, query_args, websocket
-            )
-        url_map = self.map
-        cache: dict[tuple[str, str], Rule] | None = url_map.__dict__.get(_CACHE_ATTR)
-        if cache is None or url_map._remap:
-            cache = {}
-            setattr(url_map, _CACHE_ATTR, cache)
-        key = (self.path_info, self.default_method)
-        rule = cache.get(key)
-        if rule is None:
-            rule, args = super().match(return_rule=True, query_args=query_args)
-            if (
-                not args
-                and not rule.arguments
-                and not rule.defaults
-                and rule.redirect_to is None
-                and not rule.websocket
-            ):
-                cache[key] = rule
-        else:
-            args = {}
-        if return_rule:
-            return rule, args
-        return rule.endpoint, args
-
-
-# Value types whose equality implies the same URL text (custom objects may define __eq__
-# and __str__ inconsistently, so they are never cached).
-_PLAIN_TYPES = frozenset({str, int, float, bool, type(None), UUID})
-_BUILTIN_CONVERTERS = frozenset(
-    {
-        UnicodeConverter,
-        PathConverter,
-        IntegerConverter,
-        FloatConverter,
-        UUIDConverter,
-        AnyConverter,
-    }
-)
-_BUILD_CACHE_ATTR = "_framework_built_urls"
-_BUILD_CACHE_SIZE = 4096
-
-
-class _BuildCache:
-    """URLs already built for (adapter, endpoint, values): ``url_for`` in a template loop
-    otherwise rebuilds the same strings with werkzeug on every request.
-
-    Only endpoints whose rules use werkzeug's own converters are cached (their output
-    depends on the values alone), only for plain value types, and the cache empties when
-    the URL map changes.
-    """
-
-    __slots__ = ("cacheable", "urls")
-
-    def __init__(self) -> None:
-        self.urls: dict[tuple[t.Any, ...], str] = {}
-        self.cacheable: dict[str, bool] = {}
-
-    def key(
-        self,
-        adapter: MapAdapter,
-        endpoint: str,
-        values: dict[str, t.Any],
-        method: str | None,
-        scheme: str | None,
-        external: bool | None,
-    ) -> tuple[t.Any, ...] | None:
-        ok = self.cacheable.get(endpoint)
-        if ok is None:
-            ok = self.cacheable[endpoint] = _builds_deterministically(adapter.map, endpoint)
-        if not ok:
-            return None
-        items: list[t.Any] = []
-        for name, value in values.items():
-            kind = type(value)
-            if kind not in _PLAIN_TYPES:
-                return None
-            items.append((name, kind, value))
-        return (
-            adapter.server_name,
-            adapter.script_name,
-            adapter.subdomain,
-            adapter.url_scheme,
-            endpoint,
-            method,
-            scheme,
-            external,
-            *items,
-        )
-
-    def store(self, key: tuple[t.Any, ...], url: str) -> None:
-        if len(self.urls) >= _BUILD_CACHE_SIZE:
-            self.urls.clear()
-        self.urls[key] = url
-
-
-def _builds_deterministically(url_map: Map, endpoint: str) -> bool:
-    rules = getattr(url_map, "_rules_by_endpoint", {}).get(endpoint)
-    if not rules:
-        return False
-    return all(
-        type(converter) in _BUILTIN_CONVERTERS
-        for rule in rules
-        for converter in rule._converters.values()
-    )
-
-
-def _build_cache(url_map: Map) -> _BuildCache:
-    cache: _BuildCache | None = url_map.__dict__.get(_BUILD_CACHE_ATTR)
-    if cache is None or url_map._remap:
-        cache = _BuildCache()
-        setattr(url_map, _BUILD_CACHE_ATTR, cache)
-    return cache
-
-
-def _bind_request(url_map: Map, request: Request, trusted_hosts: list[str] | None) -> MapAdapter:
+def _bind_request(
+    url_map: Map, request: Request, trusted_hosts: list[str] | None, configured: str | None
+) -> MapAdapter:
     """Bind ``url_map`` to a request when neither host nor subdomain matching is on.
 
-    Equivalent to ``url_map.bind_to_environ(environ, subdomain=default)`` (SERVER_NAME does
-    not restrict which hosts are served, as in Flask 3.1), but reuses what the request has
-    already decoded instead of decoding the environ again.
+    Equivalent to ``url_map.bind_to_environ(environ, server_name=SERVER_NAME,
+    subdomain=default)``, as in Flask 3.1: every host is served (SERVER_NAME restricts
+    nothing), and external URLs and redirects use SERVER_NAME when it is set. It reuses
+    what the request has already decoded instead of decoding the environ again.
     """
     environ = request.environ
     default_subdomain = url_map.default_subdomain or ""
     if "HTTP_UPGRADE" in environ:
         # WebSocket upgrades change the scheme werkzeug matches with: take its path.
-        return url_map.bind_to_environ(environ, subdomain=default_subdomain)
+        return url_map.bind_to_environ(environ, server_name=configured, subdomain=default_subdomain)
     if trusted_hosts is not None:
         request.trusted_hosts = trusted_hosts
     # Reading the host validates it against TRUSTED_HOSTS (a 400 for others).
@@ -193,18 +52,31 @@ def _bind_request(url_map: Map, request: Request, trusted_hosts: list[str] | Non
         or server_name.startswith(".")
         or ".." in server_name
     ):
-        # Let werkzeug apply its IDNA checks (and its 400 for invalid names).
-        return url_map.bind_to_environ(environ, subdomain=default_subdomain)
+        # Let werkzeug apply its IDNA checks (and its 400 for invalid names), even when
+        # SERVER_NAME is set and the Host is not used (Flask serves such hosts then).
+        adapter = url_map.bind_to_environ(environ, subdomain=default_subdomain)
+        if configured is None:
+            return adapter
+        return url_map.bind_to_environ(environ, server_name=configured, subdomain=default_subdomain)
+    host = f"{server_name}{port_sep}{port}"
+    scheme = environ["wsgi.url_scheme"]
+    if configured is not None:
+        # werkzeug's rule: lower case, the scheme's default port dropped.
+        host = configured.lower()
+        default_port = {"http": ":80", "https": ":443"}.get(scheme)
+        if default_port is not None and host.endswith(default_port):
+            host = host[: -len(default_port)]
     query = environ.get("QUERY_STRING")
     raw_path = environ.get("PATH_INFO")
     # werkzeug treats a missing PATH_INFO as "/" and an empty one as the empty path.
     path = request.path if raw_path else ("/" if raw_path is None else "")
-    return CachingMapAdapter(
+    adapter_class = CachingMapAdapter if isinstance(url_map, CachingMap) else MapAdapter
+    return adapter_class(
         url_map,
-        f"{server_name}{port_sep}{port}",
+        host,
         request.script_root or "/",
         default_subdomain,
-        environ["wsgi.url_scheme"],
+        scheme,
         path,
         request.method,
         query.encode("latin1").decode(errors="replace") if query else query,
@@ -228,7 +100,7 @@ class RoutingMixin(Scaffold):
             url_map = self.url_map
             trusted_hosts = config["TRUSTED_HOSTS"]
             if not (url_map.host_matching or self.subdomain_matching):
-                return _bind_request(url_map, request, trusted_hosts)
+                return _bind_request(url_map, request, trusted_hosts, config["SERVER_NAME"])
             if trusted_hosts is not None:
                 request.trusted_hosts = trusted_hosts
                 # Validate now, so an untrusted host becomes this request's 400.
@@ -288,6 +160,7 @@ class RoutingMixin(Scaffold):
 
     def url_for(
         self,
+        /,
         endpoint: str,
         *,
         _anchor: str | None = None,
@@ -332,9 +205,14 @@ class RoutingMixin(Scaffold):
                 "pass '_external=True' (or leave _external out)."
             )
         self.inject_url_defaults(endpoint, values)
-        cache = _build_cache(url_adapter.map)
-        key = cache.key(url_adapter, endpoint, values, _method, _scheme, _external)
-        rv = cache.urls.get(key) if key is not None else None
+        url_map = url_adapter.map
+        cache = url_map.built_urls if isinstance(url_map, CachingMap) else None
+        key = (
+            cache.key(url_adapter, endpoint, values, _method, _scheme, _external)
+            if cache is not None
+            else None
+        )
+        rv = cache.urls.get(key) if cache is not None and key is not None else None
         if rv is None:
             try:
                 rv = url_adapter.build(
@@ -349,7 +227,7 @@ class RoutingMixin(Scaffold):
                     _anchor=_anchor, _method=_method, _scheme=_scheme, _external=_external
                 )
                 return self.handle_url_build_error(error, endpoint, values)
-            if key is not None:
+            if cache is not None and key is not None:
                 cache.store(key, rv)
         if _anchor is not None:
             rv = f"{rv}#{_url_quote(_anchor, safe=_ANCHOR_SAFE)}"

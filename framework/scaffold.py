@@ -18,7 +18,13 @@ from functools import cached_property, update_wrapper
 from werkzeug.exceptions import HTTPException, default_exceptions
 
 from . import typing as ft
-from .helpers import get_root_path, send_from_directory
+
+# Flask 2 kept this helper here; extensions (Flask-RESTX) still import it as flask.scaffold.
+from .helpers import (
+    _endpoint_from_view_func,  # noqa: F401
+    get_root_path,
+    send_from_directory,
+)
 
 if t.TYPE_CHECKING:
     from jinja2 import FileSystemLoader
@@ -54,15 +60,6 @@ def setupmethod(f: F) -> F:
         return f(self, *args, **kwargs)
 
     return update_wrapper(wrapper_func, f)  # type: ignore[return-value]
-
-
-def _endpoint_from_view_func(view_func: t.Callable[..., t.Any] | None) -> str:
-    if view_func is None:
-        raise TypeError(
-            "add_url_rule() needs a view function when no endpoint is given: pass "
-            "'view_func=...' or 'endpoint=...'."
-        )
-    return view_func.__name__
 
 
 def _error_handler_spec() -> ErrorHandlerSpec:
@@ -340,8 +337,8 @@ class Scaffold:
             exc_class = exc_class_or_code
         if isinstance(exc_class, BaseException):
             raise TypeError(
-                f"{exc_class!r} is an exception instance: register a handler for its class "
-                f"({type(exc_class).__name__}) or for an HTTP status code."
+                f"{exc_class!r} is an instance, not a class: register the handler for its "
+                f"class ({type(exc_class).__name__}) or for an HTTP status code."
             )
         if not isinstance(exc_class, type):
             raise TypeError(

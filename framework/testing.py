@@ -23,7 +23,7 @@ from werkzeug.test import TestResponse
 from werkzeug.wrappers import Request as BaseRequest
 
 if t.TYPE_CHECKING:
-    from _typeshed.wsgi import WSGIEnvironment
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
     from .app import Flask
     from .sessions import SessionMixin
@@ -77,6 +77,11 @@ class EnvironBuilder(werkzeug.test.EnvironBuilder):
         return self.app.json.dumps(obj, **kwargs)
 
 
+def _capture_environ(environ: WSGIEnvironment, start_response: StartResponse) -> list[bytes]:
+    start_response("204 No Content", [])
+    return []
+
+
 class FlaskClient(werkzeug.test.Client):
     """The test client returned by :meth:`Flask.test_client`."""
 
@@ -100,21 +105,27 @@ class FlaskClient(werkzeug.test.Client):
         Arguments are those of :meth:`Flask.test_request_context` (for a session tied to a
         particular path or host).
         """
-        if self._cookies is None:
+        try:
+            self.get_cookie("")
+        except TypeError:
             raise TypeError(
-                "session_transaction() needs cookies: create the client with "
-                "app.test_client(use_cookies=True)."
-            )
+                "Cookies are disabled. session_transaction() needs them: create the client "
+                "with app.test_client(use_cookies=True)."
+            ) from None
         app = self.application
-        ctx = app.test_request_context(*args, **kwargs)
-        self._add_cookies_to_wsgi(ctx.request.environ)
+        # Two trips through werkzeug's own cookie handling (Client.open) with a stand-in
+        # WSGI app: the first hands over the cookies the client would send to this URL,
+        # the second stores the cookies the saved session sets, as a response would.
+        environ = self._through_cookie_jar(_capture_environ, args, kwargs).request.environ
+        ctx = app.request_context(environ)
         interface = app.session_interface
         with ctx:
             sess = interface.open_session(app, ctx.request)
         if sess is None:
             raise RuntimeError(
-                "The session interface opened no session (is SECRET_KEY set?): set "
-                "app.secret_key before using session_transaction()."
+                "Session backend did not open a session. Check the configuration: set "
+                "app.secret_key (or a session interface that opens sessions) before using "
+                "session_transaction()."
             )
         yield sess
         if interface.is_null_session(sess):
@@ -122,11 +133,22 @@ class FlaskClient(werkzeug.test.Client):
         resp = app.response_class()
         with ctx:
             interface.save_session(app, sess, resp)
-        self._update_cookies_from_response(
-            ctx.request.host.partition(":")[0],
-            ctx.request.path,
-            resp.headers.getlist("Set-Cookie"),
-        )
+        self._through_cookie_jar(resp, args, kwargs)
+
+    def _through_cookie_jar(
+        self, wsgi: WSGIApplication, args: tuple[t.Any, ...], kwargs: dict[str, t.Any]
+    ) -> TestResponse:
+        builder = EnvironBuilder(self.application, *args, **kwargs)
+        try:
+            request = builder.get_request()
+        finally:
+            builder.close()
+        app = self.application
+        self.application = wsgi  # type: ignore[assignment]
+        try:
+            return super().open(request)
+        finally:
+            self.application = app
 
     def _copy_environ(self, other: WSGIEnvironment) -> WSGIEnvironment:
         out = {**self.environ_base, **other}

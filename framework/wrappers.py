@@ -12,6 +12,8 @@ from urllib.parse import parse_qsl
 
 import werkzeug.urls  # noqa: F401  (registers the "werkzeug.url_quote" codec error handler)
 from werkzeug.exceptions import BadRequest, HTTPException
+from werkzeug.formparser import FormDataParser as _WerkzeugFormDataParser
+from werkzeug.formparser import default_stream_factory
 from werkzeug.utils import cached_property
 from werkzeug.wrappers import Request as _WerkzeugRequest
 from werkzeug.wrappers import Response as _WerkzeugResponse
@@ -36,6 +38,50 @@ def _split_blueprint_path(name: str) -> list[str]:
     return out
 
 
+class FormDataParser(_WerkzeugFormDataParser):
+    """werkzeug's form parser, stricter about what it keeps.
+
+    A multipart part without a name (no ``name`` in its Content-Disposition) is kept by
+    werkzeug under the key ``None``, which breaks views that iterate over the form or
+    serialize it; no HTML form can address such a part, so it is dropped. Temporary files
+    opened for uploads that do not end up in ``request.files`` (a body that fails to parse
+    part-way, or a dropped part) are closed at once instead of at garbage collection.
+    """
+
+    def __init__(self, stream_factory: t.Any = None, *args: t.Any, **kwargs: t.Any) -> None:
+        factory = stream_factory or default_stream_factory
+        opened: list[t.IO[bytes]] = []
+
+        def tracking_factory(*a: t.Any, **kw: t.Any) -> t.IO[bytes]:
+            stream: t.IO[bytes] = factory(*a, **kw)
+            opened.append(stream)
+            return stream
+
+        self.opened_streams = opened
+        super().__init__(tracking_factory, *args, **kwargs)
+
+    def parse(
+        self,
+        stream: t.IO[bytes],
+        mimetype: str,
+        content_length: int | None,
+        options: dict[str, str] | None = None,
+    ) -> tuple[t.IO[bytes], MultiDict[str, t.Any], MultiDict[str, t.Any]]:
+        files: MultiDict[str, t.Any] | None = None
+        try:
+            stream, form, files = super().parse(stream, mimetype, content_length, options)
+            if None in form:
+                form = type(form)((k, v) for k, v in form.items(multi=True) if k is not None)
+            if None in files:
+                files = type(files)((k, v) for k, v in files.items(multi=True) if k is not None)
+            return stream, form, files
+        finally:
+            kept = {id(f.stream) for _, f in files.items(multi=True)} if files else set()
+            for opened in self.opened_streams:
+                if id(opened) not in kept:
+                    opened.close()
+
+
 class Request(_WerkzeugRequest):
     """The request object used by default; ``request`` points at one of these.
 
@@ -44,6 +90,9 @@ class Request(_WerkzeugRequest):
     """
 
     json_module: t.Any = json
+
+    #: Parses form bodies; drops nameless parts and closes unused upload files.
+    form_data_parser_class = FormDataParser
 
     #: The :class:`~werkzeug.routing.Rule` that matched, or ``None`` before matching or
     #: when matching failed.
@@ -125,43 +174,6 @@ class Request(_WerkzeugRequest):
         """The path and query string (raw non-UTF-8 bytes stay percent-encoded)."""
         return f"{self.path}?{self._query_text()}"
 
-    def _get_file_stream(
-        self,
-        total_content_length: int | None,
-        content_type: str | None,
-        filename: str | None = None,
-        content_length: int | None = None,
-    ) -> t.IO[bytes]:
-        stream = super()._get_file_stream(
-            total_content_length, content_type, filename, content_length
-        )
-        # Remembered so that a body that fails to parse part-way (truncated, over a
-        # limit) does not leave its temporary files open until garbage collection.
-        self.__dict__.setdefault("_upload_streams", []).append(stream)
-        return stream
-
-    def _load_form_data(self) -> None:
-        d = self.__dict__
-        if "form" in d:
-            return
-        try:
-            super()._load_form_data()
-            # A multipart part without a name (no Content-Disposition name parameter) is
-            # kept by werkzeug under the key None, which breaks views that iterate over
-            # the form or serialize it. No HTML form can address such a part: drop it.
-            for key in ("form", "files"):
-                data = d[key]
-                if None in data:
-                    d[key] = type(data)((k, v) for k, v in data.items(multi=True) if k is not None)
-        finally:
-            streams: list[t.IO[bytes]] = d.pop("_upload_streams", [])
-            if streams:
-                files = d.get("files") or ()
-                kept = {id(f.stream) for _, f in files.items(multi=True)} if files else set()
-                for stream in streams:
-                    if id(stream) not in kept:
-                        stream.close()
-
     @property
     def endpoint(self) -> str | None:
         """The endpoint of the matched rule, or ``None``."""
@@ -205,6 +217,13 @@ class Response(_WerkzeugResponse):
     default_mimetype: str | None = "text/html"
     json_module = json
     autocorrect_location_header = False
+    #: Whether :meth:`call_on_close` registered anything (the body then needs closing).
+    has_close_callbacks = False
+
+    def call_on_close(self, func: t.Callable[[], t.Any]) -> t.Callable[[], t.Any]:
+        """Run ``func`` when the response body is closed (werkzeug's, recorded here)."""
+        self.has_close_callbacks = True
+        return super().call_on_close(func)
 
     def get_wsgi_headers(self, environ: WSGIEnvironment) -> Headers:
         """The headers to send; werkzeug's rules, without copying in the common case.
@@ -235,7 +254,7 @@ class Response(_WerkzeugResponse):
         body = self.response
         if (
             type(body) is list
-            and not self._on_close
+            and not self.has_close_callbacks
             and not self.direct_passthrough
             and environ["REQUEST_METHOD"] != "HEAD"
         ):

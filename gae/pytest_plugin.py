@@ -16,9 +16,11 @@ Fixtures:
     fixture to build it differently.
 
 Settings (ini): ``gae_project``, ``gae_bucket``, ``gae_datastore_mode`` (``datastore`` or
-``firestore``), ``gae_app_factory``. Tests that use the emulators get the ``emulator``
-marker. When an emulator cannot start, those tests are skipped with the reason, except in
-CI (the ``CI`` variable is set), where that is a failure.
+``firestore``), ``gae_app_factory``; ``install_as_flask = true`` calls
+:func:`framework.install_as_flask` before any ``conftest.py`` is imported, so a test suite
+written for Flask (and its extensions) runs on ``framework`` unchanged. Tests that use the
+emulators get the ``emulator`` marker. When an emulator cannot start, those tests are
+skipped with the reason, except in CI (the ``CI`` variable is set), where that is a failure.
 """
 
 from __future__ import annotations
@@ -57,6 +59,25 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default="datastore",
     )
     parser.addini("gae_app_factory", "'module:factory' building the app for 'app'", default="")
+    parser.addini(
+        "install_as_flask",
+        "Call framework.install_as_flask() before conftest files are imported, so code and "
+        "extensions that import flask run on framework",
+        type="bool",
+        default=False,
+    )
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
+    # Before any conftest.py (and so before any extension) imports flask.
+    if early_config.getini("install_as_flask"):
+        from framework.alias import FlaskAlreadyImportedError, install_as_flask
+
+        try:
+            install_as_flask()
+        except FlaskAlreadyImportedError as error:
+            raise pytest.UsageError(f"install_as_flask = true, but: {error}") from None
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -20,6 +20,7 @@ import typing as t
 from contextvars import ContextVar
 
 from framework import Flask
+from framework.alias import warn_if_mixed
 
 from .errors import ConfigurationError
 from .headers import TRUSTED_KEY, AppEngineRequestMixin, parse_trace
@@ -202,6 +203,9 @@ class AppEngine:
                 "This app already has the App Engine extension: call gae.wrap(app) or "
                 "AppEngine(app) once (gae.wrap on a wrapped app returns it unchanged)."
             )
+        # At start-up, not at the first request: an extension set up on the real Flask
+        # (install_as_flask() missing from main.py) is reported in the instance's log.
+        warn_if_mixed(app)
         settings = self.settings
         self.app = app
         app.extensions["appengine"] = self

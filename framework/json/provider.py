@@ -56,8 +56,8 @@ class JSONProvider:
     def _prepare_response_obj(self, args: tuple[t.Any, ...], kwargs: dict[str, t.Any]) -> t.Any:
         if args and kwargs:
             raise TypeError(
-                "app.json.response() takes either positional or keyword arguments, not both:"
-                f" got {len(args)} positional and {sorted(kwargs)!r}. Pass a single dict"
+                "app.json.response() takes either args or kwargs, not both: got"
+                f" {len(args)} positional and {sorted(kwargs)!r}. Pass a single dict"
                 " instead to mix them."
             )
         if not args and not kwargs:

@@ -13,7 +13,10 @@ GitHub and in the built docs)::
     -->
 
 and anywhere in a page, ``<!-- docs-test: page emulators -->`` runs the page with the
-Datastore and Cloud Storage emulators (their environment variables set).
+Datastore and Cloud Storage emulators (their environment variables set), and
+``<!-- docs-test: page extensions -->`` with the Flask extensions of
+``tests/extensions/requirements.txt`` importable (what ``pip install Flask-Login ...``
+gives a reader).
 
 Without a marker, ``python`` blocks run in order in one namespace per page, ``pycon``
 blocks are doctests in that namespace, ``yaml``/``toml``/``json`` blocks must parse, and
@@ -62,6 +65,7 @@ class Page:
     path: Path
     blocks: list[Block]
     emulators: bool
+    extensions: bool = False
 
 
 def _dedent(lines: list[str], indent: str) -> str:
@@ -96,6 +100,7 @@ def parse_page(path: Path, root: Path) -> Page:
     lines = text.split("\n")
     page_markers = [m.group("body") for m in _MARKER.finditer(text)]
     emulators = any(body.strip() == "page emulators" for body in page_markers)
+    extensions = any(body.strip() == "page extensions" for body in page_markers)
     blocks: list[Block] = []
     pending_setup: list[str] = []
     i = 0
@@ -129,7 +134,7 @@ def parse_page(path: Path, root: Path) -> Page:
             block.setup, pending_setup = pending_setup, []
         blocks.append(block)
         i = end + 1
-    return Page(path, blocks, emulators)
+    return Page(path, blocks, emulators, extensions)
 
 
 def _markers_before(lines: list[str], fence_line: int) -> list[str]:

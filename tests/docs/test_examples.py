@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.extensions import suites
+
 from .blocks import Page, pages
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -81,9 +83,14 @@ def _run(page: Page, tmp_path: Path, extra_env: dict[str, str] | None = None) ->
     work = tmp_path / "work"
     work.mkdir()
     env = {k: v for k, v in os.environ.items() if not _ISOLATED.match(k)}
+    path = [str(ROOT)]
+    if page.extensions:
+        if not (suites.SITE / ".installed").exists():
+            raise suites.NotPrepared(f"run `make extensions` once: {suites.SITE} is missing")
+        path.append(str(suites.SITE))
     env.update(
         SECRET_KEY=secrets.token_hex(32),
-        PYTHONPATH=str(ROOT),
+        PYTHONPATH=os.pathsep.join(path),
         PYTHONDONTWRITEBYTECODE="1",
         **(extra_env or {}),
     )

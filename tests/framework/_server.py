@@ -102,18 +102,27 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 
 @contextlib.contextmanager
 def serving(
-    argvs: t.Sequence[tuple[list[str], int]], workdir: pathlib.Path
+    argvs: t.Sequence[tuple[list[str], int]],
+    workdir: pathlib.Path,
+    *,
+    python: str | None = sys.executable,
+    env: dict[str, str] | None = None,
 ) -> t.Iterator[list[Server]]:
-    """Start one process per ``(argv, port)`` at once, wait for all to listen, then stop all."""
+    """Start one process per ``(argv, port)`` at once, wait for all to listen, then stop all.
+
+    Each argv runs with ``python`` (``None``: argv names its own program) in ``env``
+    (default: this environment without FLASK_*/WERKZEUG_* variables, this repository on
+    PYTHONPATH).
+    """
     servers: list[Server] = []
     try:
         for i, (argv, port) in enumerate(argvs):
             log = workdir / f"server-{i}-{port}.log"
             with log.open("wb") as out:
                 proc = subprocess.Popen(
-                    [sys.executable, *argv],
+                    [python, *argv] if python is not None else list(argv),
                     cwd=workdir,
-                    env=_clean_env(),
+                    env=_clean_env() if env is None else env,
                     stdin=subprocess.DEVNULL,
                     stdout=out,
                     stderr=subprocess.STDOUT,

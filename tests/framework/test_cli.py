@@ -621,5 +621,9 @@ def test_plugin_commands_from_entry_points(ws: Workspace, monkeypatch: pytest.Mo
     )
     monkeypatch.syspath_prepend(str(plugins))
     group = FlaskGroup()
-    assert re.search(r"^  plugged +Provided by a plugin\.$", invoke(["--help"], group).stdout, re.M)
+    # --help names the plugin by its package without importing it (see test_cli_plugins).
+    help_text = invoke(["--help"], group).stdout
+    assert re.search(r"^  plugged +Command from plugdist_zz\.$", help_text, re.M)
+    assert "plugmod_zz" not in sys.modules
+    assert "Provided by a plugin." in invoke(["plugged", "--help"], group).stdout
     assert invoke(["plugged"], group).stdout == "plugin ran\n"

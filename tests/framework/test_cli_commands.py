@@ -18,7 +18,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 import framework
-import framework.cli_commands
+import framework.cli.commands
 from framework import Flask
 from framework.cli import CertParamType, FlaskGroup, SeparatedPathType, cli, run_command
 
@@ -50,7 +50,7 @@ def served(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, t.Any]]:
     def fake_run_simple(hostname: str, port: int, application: t.Any, **kwargs: t.Any) -> None:
         calls.append({"host": hostname, "port": port, "app": application, **kwargs})
 
-    monkeypatch.setattr(framework.cli_commands, "run_simple", fake_run_simple)
+    monkeypatch.setattr(framework.cli.commands, "run_simple", fake_run_simple)
     return calls
 
 
@@ -189,6 +189,8 @@ def test_adhoc_needs_cryptography(monkeypatch: pytest.MonkeyPatch) -> None:
         return None if name == "cryptography" else real_find_spec(name, package)
 
     monkeypatch.setattr(importlib.util, "find_spec", find_spec)
+    # Not installed means not imported either (other tests' libraries may have loaded it).
+    monkeypatch.delitem(sys.modules, "cryptography", raising=False)
     with pytest.raises(click.BadParameter, match="requires the cryptography library"):
         CertParamType().convert("adhoc", None, None)
 

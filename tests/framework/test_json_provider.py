@@ -203,7 +203,7 @@ def test_response_mimetype_attribute() -> None:
 
 
 def test_response_rejects_args_and_kwargs() -> None:
-    with pytest.raises(TypeError, match="either positional or keyword"):
+    with pytest.raises(TypeError, match="takes either args or kwargs, not both"):
         provider_for().response(1, a=2)
 
 

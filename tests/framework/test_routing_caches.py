@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import typing as t
 
-from werkzeug.routing import BaseConverter, Rule
+from werkzeug.routing import BaseConverter, Map, Rule
 
 from framework import Flask, g, url_for
+from framework.url_map import CachingMap, builds_deterministically
 
 
 def test_rule_added_to_the_map_after_requests_is_matched() -> None:
@@ -110,3 +111,55 @@ def test_external_and_relative_builds_do_not_mix() -> None:
         assert url_for("p", _external=True) == "http://a.example/p"
     with app.test_request_context(base_url="http://b.example"):
         assert url_for("p", _external=True) == "http://b.example/p"
+
+
+def test_the_caches_belong_to_the_url_map_class() -> None:
+    app = Flask(__name__)
+    app.add_url_rule("/p", "p", lambda: "page")
+    assert isinstance(app.url_map, CachingMap)
+    assert app.test_client().get("/p").text == "page"
+    assert list(app.url_map.static_matches) == [("/p", "GET")]
+    with app.test_request_context():
+        assert url_for("p") == "/p"
+    assert list(app.url_map.built_urls.urls.values()) == ["/p"]
+    # Adding a rule empties both.
+    app.url_map.add(Rule("/q", endpoint="q"))
+    assert app.url_map.static_matches == {}
+    assert app.url_map.built_urls.urls == {}
+
+
+def test_an_app_with_werkzeugs_own_map_routes_and_builds_without_caches() -> None:
+    class PlainMapApp(Flask):
+        url_map_class = Map
+
+    app = PlainMapApp(__name__)
+    app.add_url_rule("/p/<int:n>", "p", lambda n: f"page {n}")
+    app.add_url_rule("/", "index", lambda: "index")
+    client = app.test_client()
+    assert type(app.url_map) is Map
+    assert client.get("/").text == "index"
+    assert client.get("/").text == "index"
+    assert client.get("/p/3").text == "page 3"
+    with app.test_request_context():
+        assert url_for("p", n=4) == "/p/4"
+        assert url_for("p", n=4, _external=True) == "http://localhost/p/4"
+
+
+def test_a_replaced_default_converter_is_never_served_from_the_cache() -> None:
+    app = Flask(__name__)
+    app.url_map.converters["default"] = CountingConverter
+    app.add_url_rule("/d/<v>", "d", lambda v: v)
+    with app.test_request_context():
+        assert url_for("d", v="a") != url_for("d", v="a")
+
+
+def test_only_endpoints_with_werkzeugs_converters_build_deterministically() -> None:
+    app = Flask(__name__)
+    app.url_map.converters["counting"] = CountingConverter
+    app.add_url_rule("/a/<int:n>/<path:rest>", "builtin", lambda n, rest: "")
+    app.add_url_rule("/b/<counting(x=1):v>", "custom", lambda v: "")
+    app.add_url_rule("/c/<any(one, two):v>", "any", lambda v: "")
+    assert builds_deterministically(app.url_map, "builtin")
+    assert builds_deterministically(app.url_map, "any")
+    assert not builds_deterministically(app.url_map, "custom")
+    assert not builds_deterministically(app.url_map, "missing")

@@ -12,9 +12,10 @@ import click
 from werkzeug.serving import is_running_from_reloader, run_simple
 from werkzeug.utils import import_string
 
-from .cli_discovery import ScriptInfo, pass_script_info, with_appcontext
-from .helpers import get_debug_flag
-from .serving import show_server_banner
+from framework.helpers import get_debug_flag
+from framework.serving import show_server_banner
+
+from .discovery import ScriptInfo, pass_script_info, with_appcontext
 
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -44,6 +45,17 @@ else:
     _AnyParamType = click.ParamType
 
 
+def _cryptography_available() -> bool:
+    """Whether ``cryptography`` can be imported, without importing it. A module already in
+    ``sys.modules`` counts even without a ``__spec__`` (find_spec raises ValueError then)."""
+    if sys.modules.get("cryptography") is not None:
+        return True
+    try:
+        return importlib.util.find_spec("cryptography") is not None
+    except (ImportError, ValueError):
+        return False
+
+
 class CertParamType(_AnyParamType):
     """The ``--cert`` value: an existing file, ``adhoc`` (a throw-away certificate, needs
     the ``cryptography`` package) or the import path of an :class:`ssl.SSLContext`."""
@@ -64,7 +76,7 @@ class CertParamType(_AnyParamType):
             text = click.STRING(value, param, ctx).lower()
             if text == "adhoc":
                 # werkzeug makes the throw-away certificate with the cryptography package.
-                if importlib.util.find_spec("cryptography") is None:
+                if not _cryptography_available():
                     raise click.BadParameter(
                         "Using ad-hoc certificates requires the cryptography library: "
                         "pip install cryptography.",
@@ -226,7 +238,7 @@ def shell_command() -> None:
     """
     import code
 
-    from .globals import _cv_app
+    from framework.globals import _cv_app
 
     app = _cv_app.get().app
     banner = (
@@ -272,7 +284,7 @@ _SORT_KEYS = ("endpoint", "methods", "domain", "rule", "match")
 @with_appcontext
 def routes_command(sort: str, all_methods: bool) -> None:
     """Show all registered routes with endpoints and methods."""
-    from .globals import current_app
+    from framework.globals import current_app
 
     url_map = current_app.url_map
     rules = list(url_map.iter_rules())

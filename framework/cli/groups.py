@@ -5,8 +5,9 @@
 commands (``@app.cli.command()``) and commands registered by installed packages under the
 ``framework.commands`` entry-point group appear next to the built-in ones.
 
-App discovery lives in :mod:`framework.cli_discovery` and the built-in commands in
-:mod:`framework.cli_commands`; every public name is importable from here.
+This module holds the command groups; app discovery lives in
+:mod:`framework.cli.discovery` and the built-in commands in :mod:`framework.cli.commands`.
+Every public name is importable from :mod:`framework.cli`.
 """
 
 from __future__ import annotations
@@ -19,57 +20,20 @@ from importlib import metadata
 
 import click
 
-from .cli_commands import (
-    CertParamType,
-    SeparatedPathType,
-    debug_option,
-    routes_command,
-    run_command,
-    shell_command,
-)
-from .cli_discovery import (
-    NoAppException,
-    ScriptInfo,
-    _AppNotLocated,
-    find_app_by_string,
-    find_best_app,
-    locate_app,
-    pass_script_info,
-    prepare_import,
-    with_appcontext,
-)
-from .helpers import get_load_dotenv
-from .serving import show_server_banner
+from framework.alias import PACKAGE_VERSION
+from framework.helpers import get_load_dotenv
+
+from . import plugins
+from .commands import debug_option, routes_command, run_command, shell_command
+from .discovery import NoAppException, ScriptInfo, _AppNotLocated, with_appcontext
 
 if t.TYPE_CHECKING:
-    from .app import Flask
+    from framework.app import Flask
 
-#: Entry-point group scanned for extra commands (``name = "package.module:command"``).
-PLUGIN_GROUP = "framework.commands"
+#: Entry-point group of this package's extra commands (``name = "package.module:command"``);
+#: Flask extensions' ``flask.commands`` are read too (see :mod:`framework.cli.plugins`).
+PLUGIN_GROUP = plugins.PLUGIN_GROUPS[0]
 
-__all__ = [
-    "AppGroup",
-    "CertParamType",
-    "FlaskGroup",
-    "NoAppException",
-    "ScriptInfo",
-    "SeparatedPathType",
-    "cli",
-    "find_app_by_string",
-    "find_best_app",
-    "get_version",
-    "load_dotenv",
-    "locate_app",
-    "main",
-    "pass_script_info",
-    "prepare_import",
-    "routes_command",
-    "run_command",
-    "shell_command",
-    "show_server_banner",
-    "version_option",
-    "with_appcontext",
-]
 
 _HELP_REQUESTED = "framework.cli.help_requested"
 _NO_ARGS = "framework.cli.no_args"
@@ -165,12 +129,14 @@ def get_version(ctx: click.Context, param: click.Parameter, value: bool) -> None
     """``--version``: print the Python, framework and Werkzeug versions and exit."""
     if not value or ctx.resilient_parsing:
         return
-    from . import __version__
-
+    try:
+        werkzeug_version = metadata.version("werkzeug")
+    except metadata.PackageNotFoundError:  # vendored without its metadata
+        werkzeug_version = "(version unknown: no installed metadata)"
     click.echo(
         f"Python {platform.python_version()}\n"
-        f"framework {__version__}\n"
-        f"Werkzeug {metadata.version('werkzeug')}",
+        f"framework {PACKAGE_VERSION}\n"
+        f"Werkzeug {werkzeug_version}",
         color=ctx.color,
     )
     ctx.exit()
@@ -252,9 +218,10 @@ class FlaskGroup(AppGroup):
 
     It adds the ``--env-file``, ``--app`` and ``--debug`` options (and ``--version``), the
     ``run``, ``shell`` and ``routes`` commands, plugin commands from the
-    ``framework.commands`` entry points, and the loaded application's ``app.cli``
-    commands. ``create_app`` (a callable without arguments) replaces discovery;
-    ``load_dotenv=False`` skips the default ``.env``/``.flaskenv`` files.
+    ``framework.commands`` and ``flask.commands`` entry points (imported on demand), and
+    the loaded application's ``app.cli`` commands. ``create_app`` (a callable without
+    arguments) replaces discovery; ``load_dotenv=False`` skips the default
+    ``.env``/``.flaskenv`` files.
     """
 
     def __init__(
@@ -278,17 +245,20 @@ class FlaskGroup(AppGroup):
             self.add_command(run_command)
             self.add_command(shell_command)
             self.add_command(routes_command)
-        self._loaded_plugin_commands = False
+        self._plugins: dict[str, metadata.EntryPoint] | None = None
 
-    def _load_plugin_commands(self) -> None:
-        if self._loaded_plugin_commands:
-            return
-        for entry_point in metadata.entry_points(group=PLUGIN_GROUP):
-            self.add_command(entry_point.load(), entry_point.name)
-        self._loaded_plugin_commands = True
+    def _plugin_entry_points(self) -> dict[str, metadata.EntryPoint]:
+        """Plugins not imported yet, by command name (read once from installed metadata)."""
+        if self._plugins is None:
+            self._plugins = plugins.discover()
+        return self._plugins
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        self._load_plugin_commands()
+        # A plugin is imported when its command is asked for, and only that one; as in
+        # Flask, a plugin named like a built-in command replaces it.
+        entry_point = self._plugin_entry_points().pop(cmd_name, None)
+        if entry_point is not None:
+            self.add_command(plugins.load(entry_point), cmd_name)
         command = super().get_command(ctx, cmd_name)
         if command is not None:
             return command
@@ -301,7 +271,7 @@ class FlaskGroup(AppGroup):
             return None
 
         # The app's own commands run in its context even when they are plain click commands.
-        from .globals import _cv_app
+        from framework.globals import _cv_app
 
         current = _cv_app.get(None)
         if current is None or current.app is not app:
@@ -309,8 +279,7 @@ class FlaskGroup(AppGroup):
         return app.cli.get_command(ctx, cmd_name)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        self._load_plugin_commands()
-        names = set(super().list_commands(ctx))
+        names = set(super().list_commands(ctx)) | self._plugin_entry_points().keys()
         info = ctx.ensure_object(ScriptInfo)
         try:
             names.update(info.load_app().cli.list_commands(ctx))
@@ -321,6 +290,29 @@ class FlaskGroup(AppGroup):
         except Exception:
             click.secho(f"{traceback.format_exc()}\n", err=True, fg="red")
         return sorted(names)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The "Commands" section of ``--help``; plugins not imported yet are listed by the
+        package that provides them, so printing help never imports them."""
+        rows: list[tuple[str, click.Command | str]] = []
+        for name in self.list_commands(ctx):
+            entry_point = self._plugin_entry_points().get(name)
+            if entry_point is not None:
+                rows.append((name, plugins.short_help(entry_point)))
+                continue
+            command = self.get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, command))
+        if not rows:
+            return
+        limit = formatter.width - 6 - max(len(name) for name, _ in rows)
+        with formatter.section("Commands"):
+            formatter.write_dl(
+                [
+                    (name, item if isinstance(item, str) else item.get_short_help_str(limit))
+                    for name, item in rows
+                ]
+            )
 
     def get_help_option(self, ctx: click.Context) -> click.Option | None:
         # The help text lists the app's commands, so printing it waits until every option

@@ -22,14 +22,19 @@ from functools import update_wrapper
 
 import click
 
-from .app import Flask
-from .helpers import get_debug_flag
+from framework.alias import FlaskAlreadyImportedError, install_as_flask
+from framework.app import Flask
+from framework.helpers import get_debug_flag
 
 F = t.TypeVar("F", bound=t.Callable[..., t.Any])
 
 #: Attribute names tried, in order, for an application instance and for a factory.
 _APP_NAMES = ("app", "application")
 _FACTORY_NAMES = ("create_app", "make_app")
+
+#: Set to ``1`` (in the environment, ``.flaskenv`` or ``.env``) to have the command line call
+#: :func:`framework.install_as_flask` before it imports the application.
+ALIAS_ENV = "FRAMEWORK_INSTALL_AS_FLASK"
 
 # ``module:name`` splits at the first colon not followed by a path separator, so a Windows
 # drive letter ("C:\\src\\app.py") stays in the path.
@@ -291,6 +296,12 @@ class ScriptInfo:
         if self._loaded_app is not None:
             return self._loaded_app
 
+        if os.environ.get(ALIAS_ENV, "").lower() not in {"", "0", "false", "no", "off"}:
+            try:
+                install_as_flask()
+            except FlaskAlreadyImportedError as error:
+                raise NoAppException(f"{ALIAS_ENV} is set, but: {error}") from None
+
         app: Flask | None = None
         if self.create_app is not None:
             app = self.create_app()
@@ -329,7 +340,7 @@ def with_appcontext(f: F) -> F:
 
     @click.pass_context
     def decorator(ctx: click.Context, /, *args: t.Any, **kwargs: t.Any) -> t.Any:
-        from .globals import _cv_app
+        from framework.globals import _cv_app
 
         if _cv_app.get(None) is None:
             app = ctx.ensure_object(ScriptInfo).load_app()

@@ -1,0 +1,7 @@
+"""``flask.sansio.blueprints``: blueprints and their registration state."""
+
+from __future__ import annotations
+
+from framework.blueprints import Blueprint, BlueprintSetupState
+
+__all__ = ["Blueprint", "BlueprintSetupState"]
