@@ -124,7 +124,9 @@ def _is_loopback_host(host: str) -> bool:
 def is_local_request(environ: WSGIEnvironment) -> bool:
     """Whether a request was made on this machine, to this machine, with no proxy between.
 
-    The peer (``REMOTE_ADDR``, before any header is believed) is a loopback address, the
+    The peer (``REMOTE_ADDR``, before any header is believed) is a loopback address (or
+    absent: an in-process call such as a test or a benchmark; every server sets it, to
+    ``""`` for a Unix socket, which a proxy is always in front of), the
     ``Host`` names a loopback host (``localhost``, ``*.localhost``, ``127.x.x.x``,
     ``[::1]``; another name means a page of another site reached the server through DNS
     rebinding) and no proxy header (``Forwarded``, ``X-Forwarded-For``,
@@ -132,7 +134,8 @@ def is_local_request(environ: WSGIEnvironment) -> bool:
     that adds none of those headers and rewrites ``Host`` to a loopback name is the one
     setup this cannot see through: such a deployment needs a real ``SECRET_KEY``.
     """
-    if not _is_loopback(str(environ.get("REMOTE_ADDR") or "")):
+    peer = environ.get("REMOTE_ADDR")
+    if peer is not None and not _is_loopback(str(peer)):
         return False
     host = environ.get("HTTP_HOST") or environ.get("SERVER_NAME") or ""
     if not _is_loopback_host(str(host)):

@@ -106,6 +106,25 @@ def test_a_refusal_is_logged_once_without_the_secret(caplog: pytest.LogCaptureFi
     assert "changeme" not in caplog.text
 
 
+def test_an_in_process_call_is_local_and_a_unix_socket_peer_is_not() -> None:
+    app = make_app("dev")
+    statuses: list[str] = []
+
+    def call(**environ: str) -> str:
+        base = {"REQUEST_METHOD": "GET", "PATH_INFO": "/", "SERVER_NAME": "localhost"}
+        base.update(SERVER_PORT="80", SERVER_PROTOCOL="HTTP/1.1", HTTP_HOST="localhost")
+        base["wsgi.url_scheme"] = "http"
+        body = app({**base, **environ}, lambda status, headers, exc=None: statuses.append(status))
+        b"".join(body)
+        return statuses[-1]
+
+    # No REMOTE_ADDR at all: called in this process (a benchmark, a test).
+    assert call() == "200 OK"
+    # gunicorn's REMOTE_ADDR behind nginx on a Unix socket, which sends Host: localhost.
+    assert call(REMOTE_ADDR="") == "403 Forbidden"
+    assert call(REMOTE_ADDR="127.0.0.1") == "200 OK"
+
+
 def test_trusted_app_engine_headers_do_not_make_a_request_local() -> None:
     # With GAE_TRUST_HEADERS the client address comes from X-Appengine-User-IP; the
     # decision is made on the real peer, before any header is believed.
