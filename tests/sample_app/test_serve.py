@@ -26,9 +26,11 @@ def _free_port() -> int:
 def _get(url: str, deadline: float, proc: subprocess.Popen[bytes]) -> bytes:
     while True:
         try:
-            with urllib.request.urlopen(url, timeout=2) as response:
+            with urllib.request.urlopen(url, timeout=10) as response:
                 return bytes(response.read())
-        except (urllib.error.URLError, ConnectionError):
+        # Not listening yet, or (a loaded machine) the first request still importing and
+        # connecting its clients: try again until the deadline.
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
             if proc.poll() is not None:
                 stderr = proc.stderr.read() if proc.stderr else b""
                 raise AssertionError(f"`python -m sample_app` exited: {stderr[-2000:]!r}") from None
@@ -102,7 +104,7 @@ def test_python_m_sample_app_serves_hello_world(tmp_path: Path) -> None:
 def _status(url: str, headers: dict[str, str]) -> tuple[int, bytes]:
     request = urllib.request.Request(url, headers=headers)
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:
+        with urllib.request.urlopen(request, timeout=30) as response:
             return int(response.status), bytes(response.read())
     except urllib.error.HTTPError as error:
         return error.code, bytes(error.read())
