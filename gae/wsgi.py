@@ -9,11 +9,16 @@ that makes an app ready for App Engine:
   the front end's ``X-Forwarded-Proto`` is honoured, and logs carry the request's trace;
 * ``/_ah/warmup`` runs the warmup hooks once;
 * on App Engine it refuses to start without a real ``SECRET_KEY``, forces debug mode off
-  and makes session cookies Secure, HttpOnly and SameSite=Lax.
+  and makes session cookies Secure, HttpOnly and SameSite=Lax;
+* anywhere else, an app without a real ``SECRET_KEY`` (unset, a placeholder such as
+  ``"dev"``, or shorter than 16 characters) answers only this machine: see
+  :func:`is_local_request`. Cloud Run, App Engine flexible or a VM running the same
+  command line cannot be told from a laptop by the environment, but their requests can.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import threading
 import typing as t
@@ -60,6 +65,86 @@ PLACEHOLDER_SECRETS = frozenset(
 )
 MIN_SECRET_LENGTH = 16
 
+#: Headers a proxy adds: a request carrying one did not come straight from this machine.
+PROXY_HEADERS = (
+    "HTTP_FORWARDED",
+    "HTTP_X_FORWARDED_FOR",
+    "HTTP_X_FORWARDED_HOST",
+    "HTTP_X_REAL_IP",
+)
+
+WEAK_SECRET_REFUSAL = (
+    "This app has no real SECRET_KEY (it is unset, a development placeholder or too "
+    "short), so it only answers requests made on its own machine: with a known key anyone "
+    "could forge its sessions. Set SECRET_KEY to a long random value, e.g. python -c "
+    "'import secrets; print(secrets.token_hex(32))', kept in Secret Manager (or your "
+    "platform's secret store), and restart the app.\n"
+)
+
+
+def secret_problem(secret: str | bytes | None) -> str | None:
+    """Why ``secret`` cannot protect sessions in production, or ``None`` if it can.
+
+    Never includes the secret itself (it ends up in logs).
+    """
+    text = secret.decode(errors="replace") if isinstance(secret, bytes) else secret
+    if not isinstance(text, str) or text.strip().lower() in PLACEHOLDER_SECRETS:
+        return (
+            "SECRET_KEY is not set (or is a placeholder), and App Engine serves real "
+            "users: sessions could be forged. Set it from the environment, e.g. "
+            "app.config['SECRET_KEY'] = os.environ['SECRET_KEY'] with the value kept in "
+            "Secret Manager (or an env_variables entry of a non-committed app.yaml), "
+            "before calling gae.wrap(app)."
+        )
+    if len(text) < MIN_SECRET_LENGTH:
+        return (
+            f"SECRET_KEY is only {len(text)} characters long; use at least "
+            f"{MIN_SECRET_LENGTH} random characters, e.g. python -c 'import secrets; "
+            "print(secrets.token_hex(32))', stored in Secret Manager."
+        )
+    return None
+
+
+def _is_loopback(address: str) -> bool:
+    try:
+        ip = ipaddress.ip_address(address.strip("[]").partition("%")[0])
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_loopback
+
+
+def _is_loopback_host(host: str) -> bool:
+    if host.startswith("["):  # "[::1]:8080"
+        name = host[1 : host.find("]")] if "]" in host else host
+    else:
+        name = host.rpartition(":")[0] if host.count(":") == 1 else host
+    name = name.rstrip(".").lower()
+    return name == "localhost" or name.endswith(".localhost") or _is_loopback(name)
+
+
+def is_local_request(environ: WSGIEnvironment) -> bool:
+    """Whether a request was made on this machine, to this machine, with no proxy between.
+
+    The peer (``REMOTE_ADDR``, before any header is believed) is a loopback address (or
+    absent: an in-process call such as a test or a benchmark; every server sets it, to
+    ``""`` for a Unix socket, which a proxy is always in front of), the
+    ``Host`` names a loopback host (``localhost``, ``*.localhost``, ``127.x.x.x``,
+    ``[::1]``; another name means a page of another site reached the server through DNS
+    rebinding) and no proxy header (``Forwarded``, ``X-Forwarded-For``,
+    ``X-Forwarded-Host``, ``X-Real-IP``) is present. A reverse proxy on the same machine
+    that adds none of those headers and rewrites ``Host`` to a loopback name is the one
+    setup this cannot see through: such a deployment needs a real ``SECRET_KEY``.
+    """
+    peer = environ.get("REMOTE_ADDR")
+    if peer is not None and not _is_loopback(str(peer)):
+        return False
+    host = environ.get("HTTP_HOST") or environ.get("SERVER_NAME") or ""
+    if not _is_loopback_host(str(host)):
+        return False
+    return not any(environ.get(name) for name in PROXY_HEADERS)
+
 
 class _ClosingBody:
     """The response body, with work to do once it has been sent.
@@ -100,6 +185,9 @@ class _ClosingBody:
             self.finish()
 
 
+#: Marks a secret not judged yet (``None`` is a value to judge).
+_UNJUDGED = object()
+
 #: The body of this thread's previous request while its work is still pending.
 _unfinished: ContextVar[_ClosingBody | None] = ContextVar("gae.unfinished", default=None)
 
@@ -116,6 +204,8 @@ class AppEngineMiddleware:
         previous = _unfinished.get()
         if previous is not None:
             previous.finish()
+        if ext.secret_is_weak() and not is_local_request(environ):
+            return ext.refuse_remote(environ, start_response)
         callbacks: list[t.Callable[[], None]] = []
         if ext.trust_headers:
             environ[TRUSTED_KEY] = True
@@ -188,6 +278,10 @@ class AppEngine:
         self.trust_headers = False
         self.force_production = False
         self.ndb_skip_prefixes: tuple[str, ...] = ()
+        # SECRET_KEY as last judged (an app may set it after gae.wrap) and the verdict.
+        self._judged_secret: object = _UNJUDGED
+        self._weak_secret = True
+        self._refusal_logged = False
         if app is not None:
             self.init_app(app)
 
@@ -231,23 +325,44 @@ class AppEngine:
 
     # -- production safety -----------------------------------------------------------------
 
+    def secret_is_weak(self) -> bool:
+        """Whether ``SECRET_KEY`` is unset, a placeholder or too short (see
+        :func:`secret_problem`); judged again whenever the configured value changes."""
+        secret = self.app.config.get("SECRET_KEY")
+        if secret is not self._judged_secret:
+            self._weak_secret = secret_problem(secret) is not None
+            self._judged_secret = secret
+        return self._weak_secret
+
+    def refuse_remote(
+        self, environ: WSGIEnvironment, start_response: StartResponse
+    ) -> Iterable[bytes]:
+        """Answer a request from another machine while the secret is weak: a 403 saying
+        why, logged once per process (without the secret)."""
+        if not self._refusal_logged:
+            self._refusal_logged = True
+            logger.warning(
+                "Refused a request from %s (Host %r): SECRET_KEY is unset, a placeholder or "
+                "too short, so only requests made on this machine are served. Set a real "
+                "SECRET_KEY to serve other clients.",
+                environ.get("REMOTE_ADDR"),
+                environ.get("HTTP_HOST"),
+            )
+        body = WEAK_SECRET_REFUSAL.encode()
+        start_response(
+            "403 Forbidden",
+            [
+                ("Content-Type", "text/plain; charset=utf-8"),
+                ("Content-Length", str(len(body))),
+                ("Cache-Control", "no-store"),
+            ],
+        )
+        return [body]
+
     def _enforce_production(self, app: Flask) -> None:
-        secret = app.config.get("SECRET_KEY")
-        text = secret.decode(errors="replace") if isinstance(secret, bytes) else secret
-        if text is None or text.strip().lower() in PLACEHOLDER_SECRETS:
-            raise ConfigurationError(
-                "SECRET_KEY is not set (or is a placeholder), and App Engine serves real "
-                "users: sessions could be forged. Set it from the environment, e.g. "
-                "app.config['SECRET_KEY'] = os.environ['SECRET_KEY'] with the value kept in "
-                "Secret Manager (or an env_variables entry of a non-committed app.yaml), "
-                "before calling gae.wrap(app)."
-            )
-        if len(text) < MIN_SECRET_LENGTH:
-            raise ConfigurationError(
-                f"SECRET_KEY is only {len(text)} characters long; use at least "
-                f"{MIN_SECRET_LENGTH} random characters, e.g. python -c 'import secrets; "
-                "print(secrets.token_hex(32))', stored in Secret Manager."
-            )
+        problem = secret_problem(app.config.get("SECRET_KEY"))
+        if problem is not None:
+            raise ConfigurationError(problem)
         if app.config.get("DEBUG"):
             logger.warning("Debug mode is not allowed on App Engine; it has been turned off.")
         app.config["DEBUG"] = False

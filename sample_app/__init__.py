@@ -16,10 +16,13 @@ import gae
 from framework import Flask
 from gae.secret_manager import load_secret_key
 
-from . import errors
-from .security import check_csrf, csrf_token, load_user
+from . import csrf, errors
+from .security import load_user, security_headers
 
-DEV_SECRET = "local-development-only-secret-key-never-deploy"
+#: The key when none is configured: a placeholder gae.wrap recognises. With it, App Engine
+#: refuses to start and anywhere else the app answers only requests made on its own
+#: machine (`make run`, the tests), so the public key never signs anyone else's session.
+DEV_SECRET = "dev"
 
 
 def linebreaks(text: str) -> Markup:
@@ -41,23 +44,25 @@ def create_app(config: dict[str, t.Any] | None = None) -> Flask:
     """Build the noticeboard app; ``config`` overrides settings (tests)."""
     app = Flask(__name__)
     settings = gae.get_settings()
-    # The environment, else (on App Engine) Secret Manager's "secret-key".
-    secret = load_secret_key()
-    if secret is None and not settings.on_app_engine:
-        secret = DEV_SECRET  # local runs only: gae.wrap refuses to start without a real one
     app.config.update(
-        SECRET_KEY=secret,
+        # The environment, else (on App Engine) Secret Manager's "secret-key".
+        SECRET_KEY=load_secret_key() or DEV_SECRET,
         MAX_CONTENT_LENGTH=32 * 1024 * 1024,
         SEND_FILE_MAX_AGE_DEFAULT=3600,
         UPLOAD_BUCKET=settings.bucket or "local-bucket",
     )
+    if settings.on_app_engine:
+        # Secure there (gae.wrap), host-only and path-wide: the __Host- prefix makes
+        # browsers refuse the name from anyone else (a subdomain, plain HTTP).
+        app.config["SESSION_COOKIE_NAME"] = "__Host-session"
     app.config.from_prefixed_env("NOTICEBOARD")
     if config:
         app.config.update(config)
 
-    from . import api, attachments, auth, files, posts
+    from . import api, attachments, auth, files, limits, posts
 
     app.register_blueprint(auth.bp)
+    app.register_blueprint(limits.bp)
     app.register_blueprint(posts.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(attachments.bp)
@@ -66,8 +71,10 @@ def create_app(config: dict[str, t.Any] | None = None) -> Flask:
     errors.register(app)
 
     app.before_request(load_user)
-    app.before_request(check_csrf)
-    app.add_template_global(csrf_token)
+    app.before_request(csrf.check_csrf)
+    app.after_request(csrf.set_cookie)
+    app.after_request(security_headers)
+    app.add_template_global(csrf.csrf_token)
     app.add_template_filter(linebreaks)
     app.add_template_filter(filesize)
 
@@ -78,12 +85,5 @@ def create_app(config: dict[str, t.Any] | None = None) -> Flask:
     @app.get("/healthz")
     def health() -> dict[str, str]:
         return {"status": "ok", "version": settings.version or "local"}
-
-    @app.after_request
-    def security_headers(response: t.Any) -> t.Any:
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        return response
 
     return gae.wrap(app, sessions=True)

@@ -9,10 +9,12 @@ import typing as t
 
 from framework import Blueprint, g, jsonify, request, url_for
 
+from .csrf import csrf_token
 from .files import delete_attachments
 from .models import Post
 from .posts import get_post, own_post, page_of, validate
-from .security import csrf_token, login_required
+from .security import login_required
+from .validation import json_object
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -55,9 +57,7 @@ def read_post(post_id: int) -> t.Any:
 @bp.post("/posts")
 @login_required
 def create_post() -> t.Any:
-    payload = request.get_json(silent=True)
-    if not isinstance(payload, dict):
-        return _error(400, "Send a JSON object with 'title' and 'text'.")
+    payload = json_object("Send a JSON object with 'title' and 'text'.")
     title = str(payload.get("title", "")).strip()
     text = str(payload.get("text", "")).strip()
     errors = validate(title, text)

@@ -21,6 +21,7 @@ from .files import record, storage, stored_file
 from .models import Attachment
 from .posts import MAX_ID, get_post, own_post
 from .security import login_required
+from .validation import json_object, whole_number
 
 bp = Blueprint("attachments", __name__)
 
@@ -48,13 +49,8 @@ def upload(post_id: int) -> t.Any:
 @login_required
 def direct_upload(post_id: int) -> t.Any:
     own_post(post_id)
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        abort(400, "Send JSON with 'filename', 'content_type' and 'size'.")
-    try:
-        size = int(data.get("size"))
-    except (TypeError, ValueError):
-        abort(400, "'size' must be the file's size in bytes.")
+    data = json_object("Send JSON with 'filename', 'content_type' and 'size'.")
+    size = whole_number(data.get("size"), "size", "the file's size in bytes")
     upload = storage.resumable_upload(
         str(data.get("filename") or ""),
         str(data.get("content_type") or ""),
@@ -70,8 +66,8 @@ def direct_upload(post_id: int) -> t.Any:
 @login_required
 def finalize(post_id: int) -> t.Any:
     post = own_post(post_id)
-    data = request.get_json(silent=True)
-    ticket = data.get("ticket") if isinstance(data, dict) else None
+    data = json_object("Send JSON with the 'ticket' of the upload.")
+    ticket = data.get("ticket")
     if not isinstance(ticket, str) or not ticket:
         abort(400, "Send JSON with the 'ticket' of the upload.")
     stored = storage.finalize(ticket)

@@ -9,12 +9,22 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from framework import Blueprint, flash, g, redirect, render_template, request, session, url_for
 from gae.sessions import regenerate
 
+from . import csrf, limits
 from .models import USERNAME, User
-from .security import clear_failures, login_blocked, record_failure, safe_next
+from .security import safe_next
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 
 MIN_PASSWORD = 8
+TAKEN = "That username is taken."
+
+
+def _logged_in_as(user: User) -> None:
+    """A new session id and new CSRF tokens for the new privilege (a session or token
+    planted before is worthless after it), then the user id."""
+    regenerate()
+    csrf.rotate()
+    session["user_id"] = user.key.id()
 
 
 @bp.route("/signup", methods=["GET", "POST"])
@@ -26,7 +36,7 @@ def signup() -> t.Any:
         if not USERNAME.match(username):
             errors["username"] = "Use 3 to 30 letters, digits, dots, dashes or underscores."
         elif User.lookup(username) is not None:
-            errors["username"] = "That username is taken."
+            errors["username"] = TAKEN  # (the early answer; create() decides for certain)
         if len(password) < MIN_PASSWORD:
             errors["password"] = f"Use at least {MIN_PASSWORD} characters."
         if not errors:
@@ -35,11 +45,11 @@ def signup() -> t.Any:
                 username=username,
                 password_hash=generate_password_hash(password),
             )
-            user.put()
-            regenerate()
-            session["user_id"] = user.key.id()
-            flash(f"Welcome, {username}!", "success")
-            return redirect(url_for("posts.index"))
+            if user.create():
+                _logged_in_as(user)
+                flash(f"Welcome, {username}!", "success")
+                return redirect(url_for("posts.index"))
+            errors["username"] = TAKEN  # someone else signed up with it meanwhile
     status = 400 if errors else 200
     return render_template("signup.html", errors=errors, username=username), status
 
@@ -51,19 +61,22 @@ def login() -> t.Any:
     next_url = safe_next(request.values.get("next"), url_for("posts.index"))
     if request.method == "POST":
         password = request.form.get("password", "")
-        if login_blocked(username):
-            errors["form"] = "Too many failed attempts. Wait 15 minutes and try again."
-            return render_template(
-                "login.html", errors=errors, username=username, next=next_url
-            ), 429
+        client = limits.client_id()
+        # Counted before the password is checked: see sample_app.limits.
+        verdict = limits.reserve(username, client)
+        if verdict is not limits.Verdict.ALLOWED:
+            if verdict is limits.Verdict.BLOCKED:
+                errors["form"] = "Too many failed attempts. Wait 15 minutes and try again."
+            else:
+                errors["form"] = "Too many login attempts at once. Try again in a moment."
+            page = render_template("login.html", errors=errors, username=username, next=next_url)
+            return page, 429, {"Retry-After": "900" if verdict is limits.Verdict.BLOCKED else "5"}
         user = User.lookup(username) if username else None
         if user is None or not check_password_hash(user.password_hash, password):
-            record_failure(username)
             errors["form"] = "Wrong username or password."
         else:
-            clear_failures(username)
-            regenerate()  # a session id planted before login is worthless after it
-            session["user_id"] = user.key.id()
+            limits.succeeded(username, client)
+            _logged_in_as(user)
             flash(f"Hello, {user.username}.", "success")
             return redirect(next_url)
     status = 400 if errors else 200
@@ -77,5 +90,6 @@ def logout() -> t.Any:
         # only carries the goodbye message, and is deleted once that has been shown.
         session.clear()
         regenerate()
+        csrf.rotate()
         flash("You are logged out.", "info")
     return redirect(url_for("posts.index"))

@@ -11,6 +11,9 @@ from google.cloud import ndb  # type: ignore[import-untyped, unused-ignore]
 #: What a username may be. Datastore refuses key names like "__x__" (reserved) and ones over
 #: 1,500 bytes: such names are never valid, so they never reach Datastore as a key.
 USERNAME = re.compile(r"^(?!__.*__$)[A-Za-z0-9_.-]{3,30}$")
+#: Retries of a sign-up's transaction: concurrent sign-ups of one name conflict, and each
+#: loser needs one retry to see the winner's account.
+SIGNUP_RETRIES = 5
 
 
 def utcnow() -> datetime:
@@ -32,6 +35,22 @@ class User(ndb.Model):  # type: ignore[misc]
         if not USERNAME.match(name):
             return None
         return t.cast("User | None", cls.get_by_id(name.lower()))
+
+    def create(self) -> bool:
+        """Store this new account unless its name is taken; whether it was stored.
+
+        Create-only, in a transaction: of concurrent sign-ups of one name exactly one
+        commits, and the others see its account when Datastore retries them (nothing
+        overwrites an existing account or its password).
+        """
+
+        def insert() -> bool:
+            if self.key.get(use_cache=False) is not None:
+                return False
+            self.put()
+            return True
+
+        return bool(ndb.transaction(insert, retries=SIGNUP_RETRIES))
 
 
 class Attachment(ndb.Model):  # type: ignore[misc]
@@ -72,8 +91,11 @@ class Post(ndb.Model):  # type: ignore[misc]
         }
 
 
-class LoginFailure(ndb.Model):  # type: ignore[misc]
-    """Failed logins per username in the current window (rate limiting)."""
+class LoginAttempts(ndb.Model):  # type: ignore[misc]
+    """Login attempts counted in one window, for one (username, client) pair or for one
+    client (see :mod:`sample_app.limits`); the key name is a digest, never the name or
+    address itself. ``expires`` (indexed) is when the record may be deleted."""
 
     count = ndb.IntegerProperty(default=0, indexed=False)
     window_start = ndb.DateTimeProperty(tzinfo=UTC, indexed=False)
+    expires = ndb.DateTimeProperty(tzinfo=UTC)

@@ -1,67 +1,31 @@
-"""Login state, CSRF protection, safe redirects and login rate limiting."""
+"""Login state, safe redirects and the security headers of every response.
+
+CSRF protection is in :mod:`sample_app.csrf`, login rate limits in :mod:`sample_app.limits`.
+"""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import secrets
 import typing as t
-from datetime import timedelta
 from functools import wraps
 from urllib.parse import urlsplit
 
-from google.cloud import ndb  # type: ignore[import-untyped, unused-ignore]
-from werkzeug.exceptions import BadRequest
+from framework import abort, current_app, g, redirect, request, session, url_for
+from gae.settings import get_settings
 
-from framework import abort, g, redirect, request, session, url_for
+from .models import User
 
-from .models import LoginFailure, User, utcnow
+if t.TYPE_CHECKING:
+    from framework import Response
 
 F = t.TypeVar("F", bound=t.Callable[..., t.Any])
 
-CSRF_KEY = "_csrf"
-CSRF_HEADER = "X-CSRF-Token"
-UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-MAX_FAILURES = 5
-FAILURE_WINDOW = timedelta(minutes=15)
 #: Endpoints that answer everyone alike: they do not load the user, so they read no
 #: session and keep working while Datastore is unavailable.
 ANONYMOUS_ENDPOINTS = frozenset({"static", "health", "_ah_warmup"})
-
-
-class CSRFError(BadRequest):
-    """A state-changing request without the session's CSRF token."""
-
-    description = (
-        "The form is missing its security token or the token is wrong. Reload the page "
-        "and try again."
-    )
-
-
-def csrf_token() -> str:
-    """This session's CSRF token (created on first use)."""
-    token = session.get(CSRF_KEY)
-    if not token:
-        token = secrets.token_urlsafe(32)
-        session[CSRF_KEY] = token
-    return t.cast(str, token)
-
-
-def check_csrf() -> None:
-    """Reject unsafe requests whose token (form field or header) does not match."""
-    if request.method not in UNSAFE_METHODS:
-        return
-    if request.endpoint in {"_ah_warmup", "gae_session_cleanup"}:
-        return
-    expected = session.get(CSRF_KEY)
-    sent = request.headers.get(CSRF_HEADER) or request.form.get("csrf_token")
-    # Compared as bytes: compare_digest refuses str with non-ASCII characters (a 500).
-    if not expected or not sent or not hmac.compare_digest(_utf8(expected), _utf8(sent)):
-        raise CSRFError()
-
-
-def _utf8(value: t.Any) -> bytes:
-    return str(value).encode("utf-8", "surrogatepass")
+#: Where browsers send direct uploads when no emulator or endpoint is configured.
+CLOUD_STORAGE = "https://storage.googleapis.com"
+#: A year; browsers then use only HTTPS for the site (sent on App Engine, over HTTPS).
+HSTS = "max-age=31536000"
 
 
 def load_user() -> None:
@@ -101,39 +65,34 @@ def safe_next(target: str | None, fallback: str) -> str:
     return target
 
 
-def _failure_key(username: str) -> t.Any:
-    # A digest: any string the login form receives makes a valid key name (Datastore
-    # refuses names over 1,500 bytes and ones like "__x__").
-    name = username.strip().lower().encode("utf-8", "surrogatepass")
-    return ndb.Key(LoginFailure, hashlib.sha256(name).hexdigest())
+def upload_origin() -> str:
+    """The origin the page script sends direct uploads to (Cloud Storage or an emulator)."""
+    endpoint = (
+        current_app.config.get("GCS_SIGNED_URL_ENDPOINT")
+        or get_settings().storage_emulator_host
+        or CLOUD_STORAGE
+    )
+    parts = urlsplit(endpoint if "://" in endpoint else f"http://{endpoint}")
+    return f"{parts.scheme}://{parts.netloc}"
 
 
-def login_blocked(username: str) -> bool:
-    """Whether too many recent failures lock this username out for now."""
-    record = _failure_key(username).get()
-    if record is None or record.window_start is None:
-        return False
-    if utcnow() - record.window_start > FAILURE_WINDOW:
-        return False
-    return bool(record.count >= MAX_FAILURES)
+def content_security_policy() -> str:
+    """Only the site's own scripts, styles and images; fetches to the site and the upload
+    origin; no framing, plugins, ``<base>`` or form posts elsewhere."""
+    return (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
+        f"connect-src 'self' {upload_origin()}; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+    )
 
 
-def record_failure(username: str) -> None:
-    """Count a failed login in a transaction (concurrent failures all count)."""
-    key = _failure_key(username)
-
-    def bump() -> None:
-        record = key.get() or LoginFailure(key=key, count=0)
-        now = utcnow()
-        if record.window_start is None or now - record.window_start > FAILURE_WINDOW:
-            record.window_start = now
-            record.count = 0
-        record.count += 1
-        record.put()
-
-    ndb.transaction(bump)
-
-
-def clear_failures(username: str) -> None:
-    """Forget failures after a successful login."""
-    _failure_key(username).delete()
+def security_headers(response: Response) -> Response:
+    """``after_request``: the headers every response gets (a view may set its own)."""
+    headers = response.headers
+    headers.setdefault("Content-Security-Policy", content_security_policy())
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("X-Frame-Options", "DENY")  # frame-ancestors, for older browsers
+    headers.setdefault("Referrer-Policy", "same-origin")
+    if request.is_secure and get_settings().on_app_engine:
+        headers.setdefault("Strict-Transport-Security", HSTS)
+    return response

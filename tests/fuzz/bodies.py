@@ -10,12 +10,36 @@ from hypothesis import strategies as st
 
 from .parts import PERCENT_ODDITIES, latin1_text, percent, segment
 
+#: Lone UTF-16 surrogates: JSON can carry them (``"\ud800"``), Python's parser accepts
+#: them, and no UTF-8 encoder, Datastore or Cloud Storage call can use them.
+SURROGATES = ["\ud800", "\udbff", "\udc00", "\udfff"]
+lone_surrogate_text = st.tuples(
+    st.text(max_size=5), st.sampled_from(SURROGATES), st.text(max_size=5)
+).map("".join)
+
+#: JSON tokens Python's parser reads as numbers no field can hold (non-finite floats), and
+#: escapes that decode to lone surrogates or (the last) to one valid character.
+RAW_JSON_VALUES = [
+    "Infinity",
+    "-Infinity",
+    "NaN",
+    "1e400",
+    "-1e400",
+    "1.7976931348623159e308",
+    '"\\ud800"',
+    '"a\\udfffb"',
+    '"x.\\udbff"',
+    '"\\udc00\\ud800"',
+    '"\\ud83d\\ude00"',
+]
+
 json_values = st.recursive(
     st.none()
     | st.booleans()
     | st.integers()
     | st.floats(allow_nan=True, allow_infinity=True)
-    | st.text(max_size=20),
+    | st.text(max_size=20)
+    | lone_surrogate_text,
     lambda children: (
         st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=10), children, max_size=5)
     ),
@@ -26,9 +50,18 @@ json_values = st.recursive(
 @st.composite
 def json_body(draw: st.DrawFn, fields: dict[str, t.Any] | None = None) -> bytes:
     if fields and draw(st.booleans()):
-        # The object a view expects, one member given a hostile (or wrongly typed) value.
+        # The object a view expects, one member given a hostile (or wrongly typed) value:
+        # any JSON value, or a raw token json.dumps would not write (1e400, lone escapes).
         value = dict(fields)
-        value[draw(st.sampled_from([*sorted(value), "extra"]))] = draw(json_values)
+        name = draw(st.sampled_from([*sorted(value), "extra"]))
+        if draw(st.integers(0, 2)) == 0:
+            value[name] = "\x00raw\x00"
+            raw = draw(st.sampled_from(RAW_JSON_VALUES))
+            return json.dumps(value).replace('"\\u0000raw\\u0000"', raw).encode()
+        if draw(st.integers(0, 5)) == 0:
+            value[draw(lone_surrogate_text)] = value.pop(name, 1)  # in a member's name
+        else:
+            value[name] = draw(json_values)
         return json.dumps(value).encode()
     kind = draw(st.integers(0, 11))
     if kind <= 2:

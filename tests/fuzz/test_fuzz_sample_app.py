@@ -4,7 +4,7 @@ Requests come both anonymous and as a logged-in user whose CSRF token is often s
 bodies get past the CSRF check and reach the views (attachment uploads included).
 Whatever arrives, the answer is below 500, and a rejected request (any 4xx) leaves
 Datastore and the upload bucket exactly as they were. The one write a rejected request is
-meant to make is the failed-login counter (``LoginFailure``) of a wrong password on
+meant to make is the login attempt counters (``LoginAttempts``) of a wrong password on
 ``POST /auth/login``; a page that shows pending flash messages consumes them, so
 ``_flashes`` is left out of the session comparison.
 """
@@ -54,13 +54,13 @@ def snapshot(bucket: t.Any) -> Snapshot:
     """Every entity of every kind the app stores, and every object in its bucket."""
     from google.cloud.ndb import metadata
 
-    from sample_app.models import Attachment, LoginFailure, Post, User
+    from sample_app.models import Attachment, LoginAttempts, Post, User
 
     session_cls = session_model("Session")
     with gae.ndb.get_client().context():
         kinds = frozenset(k for k in metadata.get_kinds() if not k.startswith("__"))
         entities: dict[str, frozenset[t.Any]] = {}
-        for model in (User, Post, Attachment, LoginFailure):
+        for model in (User, Post, Attachment, LoginAttempts):
             entities[model._get_kind()] = frozenset(
                 (e.key.flat(), _freeze(e.to_dict())) for e in model.query().fetch()
             )
@@ -88,13 +88,13 @@ class Noticeboard:
 
     def login(self) -> None:
         """(Re)establish the logged-in session the requests use."""
-        from sample_app.models import LoginFailure
+        from sample_app.models import LoginAttempts
 
         # The fuzzer may have locked the account with wrong passwords.
         with gae.ndb.get_client().context():
             from google.cloud import ndb
 
-            ndb.delete_multi(LoginFailure.query().fetch(keys_only=True))
+            ndb.delete_multi(LoginAttempts.query().fetch(keys_only=True))
         client = self.app.test_client()
         token = _csrf(client, "/auth/login")
         response = client.post(
@@ -128,7 +128,7 @@ class Noticeboard:
             before, compared = self.baseline, after
             if raw.method == "POST" and raw.path == b"/auth/login":
                 # A wrong password is counted: the rate limiter's write is expected.
-                before, compared = _without_login_failures(before), _without_login_failures(after)
+                before, compared = _without_login_attempts(before), _without_login_attempts(after)
                 self.baseline = after
             assert compared == before, (
                 f"a rejected request ({result.status}) changed stored data:\n{raw.describe()}\n"
@@ -189,8 +189,8 @@ class Noticeboard:
         ]
 
 
-def _without_login_failures(snap: Snapshot) -> Snapshot:
-    return Snapshot(snap.kinds - {"LoginFailure"}, {**snap.entities, "LoginFailure": frozenset()})
+def _without_login_attempts(snap: Snapshot) -> Snapshot:
+    return Snapshot(snap.kinds - {"LoginAttempts"}, {**snap.entities, "LoginAttempts": frozenset()})
 
 
 def _diff(before: Snapshot, after: Snapshot) -> str:
@@ -221,8 +221,15 @@ def board(
     from sample_app import create_app
 
     # Headers trusted as on App Engine, so the adapter parses X-Appengine-* and traces.
+    # A real key, as in production: with the development key every request whose Host or
+    # proxy headers are not this machine's would be refused before reaching a view.
     app = create_app(
-        {"TESTING": True, "UPLOAD_BUCKET": gcs_emulator.bucket, "GAE_TRUST_HEADERS": True}
+        {
+            "TESTING": True,
+            "UPLOAD_BUCKET": gcs_emulator.bucket,
+            "GAE_TRUST_HEADERS": True,
+            "SECRET_KEY": "fuzz-secret-key-0123456789abcdef",
+        }
     )
     board = Noticeboard(app, gcs_client.bucket(gcs_emulator.bucket))
     ids = {}
@@ -240,8 +247,17 @@ def board(
     board._adopt(client)
     board.own, board.other = ids["fuzzer"], ids["other"]
     board.set_paths()
+    # What the views read, so that bodies get that far (the JSON routes included).
     board.target.fields.update(
-        username="fuzzer", password=PASSWORD, title="t", text="x", next="/u/fuzzer"
+        username="fuzzer",
+        password=PASSWORD,
+        title="t",
+        text="x",
+        next="/u/fuzzer",
+        filename="a.png",
+        content_type="image/png",
+        size="1024",
+        ticket="t.k",
     )
     yield board
     gae.ndb.set_client_factory(None)
@@ -278,7 +294,14 @@ def test_form_and_json_posts_as_a_logged_in_user(board: Noticeboard, data: st.Da
         target = replace(board.target, paths=form_paths)
         bodies = st.one_of(form_bodies(target.fields), body_and_type(target.fields))
     else:
-        api = [b"/api/posts", b"/api/posts", f"/api/posts/{own}".encode(), b"/api/session"]
+        api = [
+            b"/api/posts",
+            b"/api/posts",
+            f"/api/posts/{own}".encode(),
+            b"/api/session",
+            f"/p/{own}/attachments/direct".encode(),
+            f"/p/{own}/attachments/finalize".encode(),
+        ]
         target = replace(board.target, paths=api)
         bodies = json_bodies(target.fields)
     methods = ["POST", "POST", "POST", "POST", "PUT", "DELETE"]

@@ -143,13 +143,19 @@ class VirtualUser:
         self.port = port
         self.name = name
         self.recorder = recorder
-        self.cookie: str | None = None
+        #: The cookies the app set: the session, and the visitor's CSRF cookie before signup.
+        self.cookies: dict[str, str] = {}
         self.csrf: str | None = None
         self.acknowledged = Acknowledged()
         self.last_post: int | None = None
         self.iteration = 0
         self._connection: http.client.HTTPConnection | None = None
         self._used = 0  # requests sent on the current connection
+
+    @property
+    def cookie(self) -> str | None:
+        """The ``Cookie`` header this client sends (``None``: no cookie)."""
+        return "; ".join(f"{k}={v}" for k, v in self.cookies.items()) or None
 
     def _connect(self) -> http.client.HTTPConnection:
         if self._connection is None:
@@ -219,11 +225,12 @@ class VirtualUser:
         for header in headers.get_all("Set-Cookie") or []:
             jar: SimpleCookie = SimpleCookie()
             jar.load(header)
-            morsel = jar.get("session")
-            if morsel is None:
-                continue
-            gone = not morsel.value or morsel["max-age"] == "0" or "1970" in morsel["expires"]
-            self.cookie = None if gone else f"session={morsel.value}"
+            for name, morsel in jar.items():
+                gone = not morsel.value or morsel["max-age"] == "0" or "1970" in morsel["expires"]
+                if gone:
+                    self.cookies.pop(name, None)
+                else:
+                    self.cookies[name] = morsel.value
 
     def form(self, kind: str, path: str, fields: dict[str, str]) -> tuple[int, str]:
         """POST an urlencoded form; ``(status, Location)``."""

@@ -120,6 +120,8 @@ def browser(tmp_path: Path) -> Iterator[object]:
         f"--user-data-dir={tmp_path / 'profile'}",
     ):
         options.add_argument(flag)
+    # The console (CSP violations are reported there), read with get_log("browser").
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
     driver.set_page_load_timeout(60)
     try:
@@ -201,6 +203,24 @@ def test_sign_up_post_attach_small_and_large_download_and_log_out(
             assert _sha256(response.read()) == _sha256(original.read_bytes()), name
 
     browser.get(post_url)
+    console = _console(browser)  # everything logged on the way here
     browser.find_element(By.CSS_SELECTOR, "header form.inline button").click()
     wait.until(ec.text_to_be_present_in_element((By.CSS_SELECTOR, ".flash"), "logged out"))
     assert "Log in" in browser.find_element(By.CSS_SELECTOR, "header nav").text
+
+    # No page, form post, fetch or upload broke the Content-Security-Policy ...
+    console += _console(browser)
+    assert not [m for m in console if "Content Security Policy" in m], console
+    # ... and a violation would have shown: an inline script, which the policy refuses.
+    browser.execute_script(
+        "var s = document.createElement('script'); s.textContent = 'window.ran = 1';"
+        "document.body.appendChild(s);"
+    )
+    assert browser.execute_script("return window.ran === undefined")
+    refused = [m for m in _console(browser) if "Content Security Policy" in m]
+    assert refused and "inline script" in refused[0], refused
+
+
+def _console(browser: t.Any) -> list[str]:
+    """The browser console's messages since the last call."""
+    return [str(entry["message"]) for entry in browser.get_log("browser")]

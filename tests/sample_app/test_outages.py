@@ -30,6 +30,10 @@ pytestmark = pytest.mark.emulator
 def unreachable(monkeypatch: pytest.MonkeyPatch, variable: str, value: str) -> None:
     """Point ``variable`` at a loopback port nobody listens on; fresh clients."""
     monkeypatch.setenv(variable, value)
+    # google-cloud-storage (3.17) fetches bucket metadata for its traces on a background
+    # thread, retrying for up to two minutes against the dead port: the thread outlives
+    # the test and its retry jitter draws from `random` while later (Hypothesis) tests run.
+    monkeypatch.setenv("DISABLE_GCS_PYTHON_CLIENT_OTEL_BUCKET_METADATA", "true")
     reload_settings()
     gae.ndb.set_client_factory(None)
     gae.storage.set_client_factory(None)

@@ -137,13 +137,15 @@ def test_a_session_planted_before_login_is_worthless_after_it(
 ) -> None:
     if how == "login":
         users.signup("victim")
-    attacker = app.test_client()
-    token = csrf_from(attacker, f"/auth/{how}")  # creates a server-side session
+    # An anonymous visitor has no server-side session to plant (its CSRF token is in a
+    # cookie): the attacker plants one of their own account's sessions.
+    attacker = users.signup("attacker")
     planted = attacker.get_cookie("session")
     assert planted is not None
     assert planted.value.split(".")[0] in _session_ids(app)
     victim = app.test_client()
     victim.set_cookie("session", planted.value)  # fixed into the victim's browser
+    token = csrf_from(victim, f"/auth/{how}")
     response = victim.post(
         f"/auth/{how}",
         data={"username": "victim", "password": "correct horse", "csrf_token": token},
@@ -264,6 +266,10 @@ def _attributes(set_cookie: str) -> set[str]:
     return {part.strip().lower() for part in set_cookie.split(";")[1:]}
 
 
+def _set_cookies(response: t.Any, name: str) -> list[str]:
+    return [h for h in response.headers.getlist("Set-Cookie") if h.startswith(f"{name}=")]
+
+
 def test_session_cookie_flags_and_contents_locally(users: Users) -> None:
     client = users.signup("colin")
     token = csrf_from(client, "/")
@@ -273,7 +279,7 @@ def test_session_cookie_flags_and_contents_locally(users: Users) -> None:
     response = login.post(
         "/auth/login", data={"username": "colin", "password": "correct horse", "csrf_token": token}
     )
-    (header,) = response.headers.getlist("Set-Cookie")
+    (header,) = _set_cookies(response, "session")
     attributes = _attributes(header)
     assert {"httponly", "samesite=lax", "path=/"} <= attributes
     assert not [a for a in attributes if a.startswith("domain=")]
@@ -305,8 +311,8 @@ def test_session_cookie_is_secure_on_app_engine(
             **https,  # type: ignore[arg-type]
         )
         assert response.status_code == 302, response.text
-        (header,) = response.headers.getlist("Set-Cookie")
-        assert {"secure", "httponly", "samesite=lax"} <= _attributes(header)
+        (header,) = _set_cookies(response, "__Host-session")
+        assert {"secure", "httponly", "samesite=lax", "path=/"} <= _attributes(header)
     finally:
         monkeypatch.undo()
         reload_settings()
@@ -360,6 +366,7 @@ def test_secrets_never_appear_in_logs_or_error_pages(
             "PROPAGATE_EXCEPTIONS": False,
             "UPLOAD_BUCKET": gcs_emulator.bucket,
             "SESSION_DATASTORE_TIMEOUT": 1.0,
+            "SECRET_KEY": "a-real-secret-key-for-this-test-0123456789",
         }
     )
 

@@ -12,6 +12,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from gae.emulators import DatastoreEmulator
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -97,3 +99,55 @@ def test_python_m_sample_app_serves_hello_world(tmp_path: Path) -> None:
     while _processes_mentioning(str(data_dir)) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert _processes_mentioning(str(data_dir)) == []
+
+
+def _status(url: str, headers: dict[str, str]) -> tuple[int, bytes]:
+    request = urllib.request.Request(url, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return int(response.status), bytes(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, bytes(error.read())
+
+
+def test_app_yaml_command_line_without_a_secret_serves_only_this_machine(
+    datastore_emulator: DatastoreEmulator,
+) -> None:
+    # Cloud Run, App Engine flexible or a VM running app.yaml's gunicorn line with no
+    # SECRET_KEY: not App Engine standard, so nothing refuses to start. The app must not
+    # sign sessions with its public development key for anyone but this machine.
+    from tests.load.server import entrypoint_argv
+
+    port = _free_port()
+    leaked = ("GAE_", "GOOGLE_", "DATASTORE_", "STORAGE_", "GCS_", "SECRET_KEY", "NOTICEBOARD_")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(leaked)}
+    env.update(datastore_emulator.env, K_SERVICE="noticeboard", PORT=str(port))
+    proc = subprocess.Popen(
+        entrypoint_argv(port),
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}/healthz"
+    try:
+        assert b'"status"' in _get(url, time.monotonic() + 60, proc)  # this machine: served
+        # What a front end (Cloud Run's, a load balancer, nginx) forwards, and a page of
+        # another site reaching the server by DNS rebinding.
+        for headers in (
+            {"X-Forwarded-For": "198.51.100.7"},
+            {"Forwarded": "for=198.51.100.7;proto=https"},
+            {"Host": "noticeboard-abc123-ew.a.run.app"},
+        ):
+            status, body = _status(url, headers)
+            assert status == 403, (headers, status, body)
+            assert b"SECRET_KEY" in body
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            _, stderr = proc.communicate(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            _, stderr = proc.communicate()
+    assert b"Refused a request from 127.0.0.1" in stderr
