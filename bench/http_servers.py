@@ -89,14 +89,7 @@ SERVERS: dict[str, Server] = {
         Server("gunicorn-sync", "gunicorn sync, 1 worker", "gunicorn", _gunicorn("--workers", "1")),
         Server(
             "granian",
-            "granian WSGI, 1 worker, 8 blocking threads",
-            "granian",
-            _granian("--workers", "1", "--blocking-threads", "8"),
-        ),
-        Server(
-            "granian-tuned",
-            "granian WSGI, 1 worker, 8 blocking threads, HTTP/1 only, no websockets, "
-            "backpressure 8",
+            "granian WSGI, 1 worker, 8 blocking threads, backpressure 8, HTTP/1, no websockets",
             "granian",
             _granian(
                 "--workers",
@@ -109,6 +102,12 @@ SERVERS: dict[str, Server] = {
                 "1",
                 "--no-ws",
             ),
+        ),
+        Server(
+            "granian-defaults",
+            "granian WSGI, 1 worker, 8 blocking threads, other options default",
+            "granian",
+            _granian("--workers", "1", "--blocking-threads", "8"),
         ),
         Server(
             "uwsgi",
@@ -140,15 +139,30 @@ SERVERS: dict[str, Server] = {
 }
 
 
-def app_yaml_server(app_yaml: Path = ROOT / "app.yaml") -> Server:
-    """The root app.yaml's ``entrypoint``, serving the benchmark's app on a loopback port.
-
-    Only the bind address (``:$PORT``, ``0.0.0.0``, ``$PORT``) and the app
-    (``sample_app.main:app``) change; every other option is App Engine's.
-    """
+def app_yaml_entrypoint(app_yaml: Path = ROOT / "app.yaml") -> str:
+    """The ``entrypoint`` command line of ``app_yaml`` (the repository root's by default)."""
     import yaml
 
-    command = str(yaml.safe_load(app_yaml.read_text(encoding="utf-8")).get("entrypoint", ""))
+    return str(yaml.safe_load(app_yaml.read_text(encoding="utf-8")).get("entrypoint", ""))
+
+
+def entrypoint_argv(command: str, host: str, port: int, target: str | None = None) -> list[str]:
+    """An app.yaml ``entrypoint`` as the argv to run here: the program from this venv,
+    bound to ``host:port`` instead of App Engine's ``:$PORT`` / ``0.0.0.0`` + ``$PORT``,
+    and serving ``target`` instead of ``sample_app.main:app`` if given. Nothing else
+    changes."""
+    words = shlex.split(command)
+    out = [str(BIN / Path(words[0]).name)]
+    swap = {"0.0.0.0": host, "[::]": host, SAMPLE_TARGET: target or SAMPLE_TARGET}
+    for word in words[1:]:
+        bound = word.replace(":$PORT", f"{host}:{port}").replace("$PORT", str(port))
+        out.append(swap.get(bound, bound))
+    return out
+
+
+def app_yaml_server(app_yaml: Path = ROOT / "app.yaml") -> Server:
+    """The root app.yaml's ``entrypoint``, serving the benchmark's app on a loopback port."""
+    command = app_yaml_entrypoint(app_yaml)
     words = shlex.split(command)
     if not words or SAMPLE_TARGET not in words or "$PORT" not in command:
         return Server(
@@ -160,17 +174,14 @@ def app_yaml_server(app_yaml: Path = ROOT / "app.yaml") -> Server:
             "on $PORT",
         )
     program = Path(words[0]).name
-
-    def argv(host: str, port: int) -> list[str]:
-        out = [str(BIN / program)]
-        for word in words[1:]:
-            bound = word.replace(":$PORT", f"{host}:{port}").replace("$PORT", str(port))
-            out.append({"0.0.0.0": host, "[::]": host, SAMPLE_TARGET: TARGET}.get(bound, bound))
-        return out
-
     label = re.sub(r"\s+", " ", command.replace(SAMPLE_TARGET, "APP"))
     module = {"uwsgi": "pyuwsgi"}.get(program, program)
-    return Server("app-yaml", f"app.yaml: `{label}`", module, argv)
+    return Server(
+        "app-yaml",
+        f"app.yaml: `{label}`",
+        module,
+        lambda host, port: entrypoint_argv(command, host, port, TARGET),
+    )
 
 
 # -- a running server ------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from .server import HOST, REQUEST_TIMEOUT, Stack
 from .users import Load, Sample, VirtualUser
@@ -130,7 +131,7 @@ def describe(result: RunResult, stack: Stack, users: int) -> str:
         for kind, (p50, p99) in s.latency_by_kind.items()
     )
     lines = [
-        f"server: gunicorn {command}",
+        f"server: {Path(stack.argv[0]).name} {command}",
         f"load: {users} keep-alive virtual users on {HOST}, {s.seconds:.1f} s after "
         f"{result.warmup.seconds:.1f} s of warm-up ({result.warmup.requests} requests)",
         f"requests: {s.requests} ({kinds})",

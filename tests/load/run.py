@@ -1,4 +1,4 @@
-"""``make load``: serve the sample app with app.yaml's gunicorn command line against the
+"""``make load``: serve the sample app with app.yaml's entrypoint command line against the
 emulators and load it; prints requests/s, p50/p99 latency, errors and the worker's memory.
 
     .venv/bin/python -m tests.load.run --duration 30 [--users 8] [--warmup 3]
