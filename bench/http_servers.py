@@ -226,6 +226,23 @@ class Memory:
     total_pss_mib: float
 
 
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and all its descendants."""
+    found, queue = [], [pid]
+    while queue:
+        current = queue.pop()
+        found.append(current)
+        queue.extend(_children(current))
+    return sorted(found)
+
+
+def tree_memory(pid: int) -> Memory:
+    """The memory of ``pid``'s process tree (a server and its workers)."""
+    pids = process_tree(pid)
+    rss = max(_status_kib(p, "VmRSS") for p in pids)
+    return Memory(rss / 1024, sum(_pss_kib(p) for p in pids) / 1024)
+
+
 class RunningServer:
     """``server`` started on a free loopback port in its own process group."""
 
@@ -272,12 +289,7 @@ class RunningServer:
 
     def pids(self) -> list[int]:
         """The server process and all its descendants."""
-        found, queue = [], [self.process.pid]
-        while queue:
-            pid = queue.pop()
-            found.append(pid)
-            queue.extend(_children(pid))
-        return sorted(found)
+        return process_tree(self.process.pid)
 
     def cpu_seconds(self) -> float:
         """User + system CPU time of the whole process tree so far."""
@@ -289,9 +301,7 @@ class RunningServer:
         return ticks / CLOCK_TICKS
 
     def memory(self) -> Memory:
-        pids = self.pids()
-        rss = max(_status_kib(pid, "VmRSS") for pid in pids)
-        return Memory(rss / 1024, sum(_pss_kib(pid) for pid in pids) / 1024)
+        return tree_memory(self.process.pid)
 
     def stop(self) -> None:
         """SIGTERM the group, then SIGKILL what is left after 10 s."""
