@@ -27,12 +27,14 @@ end
 """.replace("MARK", MARK)
 
 
+_PLAIN = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789 ")
+
+
 def lua_string(value: str | bytes) -> str:
-    """``value`` as a Lua string literal (every byte outside [A-Za-z0-9 ] as ``\\ddd``)."""
+    """``value`` as a Lua string literal (every byte outside ASCII letters, digits and space
+    as ``\\ddd``)."""
     data = value.encode() if isinstance(value, str) else value
-    return '"' + "".join(
-        chr(b) if chr(b).isalnum() or b == 0x20 else f"\\{b:03d}" for b in data
-    ) + '"'  # fmt: skip
+    return '"' + "".join(chr(b) if b in _PLAIN else f"\\{b:03d}" for b in data) + '"'
 
 
 def script(spec: RequestSpec) -> str:

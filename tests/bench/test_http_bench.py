@@ -31,11 +31,9 @@ pytestmark = [
 
 def test_headline_run_serves_every_side_and_reports(tmp_path: Path) -> None:
     out = tmp_path / "http.json"
+    args = "--scenario form --scenario session --rounds 1 --seconds 1 --warmup 1 --json"
     proc = subprocess.run(
-        [
-            sys.executable, "-m", "bench.http_run", "--scenario", "form", "--scenario",
-            "session", "--rounds", "1", "--seconds", "1", "--warmup", "1", "--json", str(out),
-        ],  # fmt: skip
+        [sys.executable, "-m", "bench.http_run", *args.split(), str(out)],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -63,7 +61,7 @@ def test_headline_run_serves_every_side_and_reports(tmp_path: Path) -> None:
             assert side["memory"]["worker_rss_mib"] > 5
     headline = [line for line in proc.stdout.splitlines() if line.startswith("| form |")]
     assert len(headline) == 1 and "x" in headline[0]
-    assert "app.yaml's entrypoint: granian" in proc.stdout
+    assert "app.yaml's entrypoint: `granian" in proc.stdout
 
 
 def test_app_yaml_side_runs_the_entrypoint_with_only_the_bind_and_app_changed() -> None:
