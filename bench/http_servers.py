@@ -243,6 +243,16 @@ def tree_memory(pid: int) -> Memory:
     return Memory(rss / 1024, sum(_pss_kib(p) for p in pids) / 1024)
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of ``pid``'s whole process tree so far."""
+    ticks = 0
+    for process in process_tree(pid):
+        with contextlib.suppress(OSError, IndexError):
+            fields = _stat_fields(process)
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / CLOCK_TICKS
+
+
 class RunningServer:
     """``server`` started on a free loopback port in its own process group."""
 
@@ -293,12 +303,7 @@ class RunningServer:
 
     def cpu_seconds(self) -> float:
         """User + system CPU time of the whole process tree so far."""
-        ticks = 0
-        for pid in self.pids():
-            with contextlib.suppress(OSError, IndexError):
-                fields = _stat_fields(pid)
-                ticks += int(fields[11]) + int(fields[12])
-        return ticks / CLOCK_TICKS
+        return tree_cpu_seconds(self.process.pid)
 
     def memory(self) -> Memory:
         return tree_memory(self.process.pid)

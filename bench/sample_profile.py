@@ -172,6 +172,48 @@ def import_breakdown(env: dict[str, str]) -> list[str]:
     return lines
 
 
+_CHILD = """
+import time
+t0 = time.perf_counter()
+from sample_app.main import app
+t1 = time.perf_counter()
+client = app.test_client()
+assert client.get("/").status_code == 200
+t2 = time.perf_counter()
+assert client.get("/").status_code == 200
+t3 = time.perf_counter()
+print(t1 - t0, t2 - t1, t3 - t2)
+"""
+
+
+def first_request(env: dict[str, str], runs: int) -> list[str]:
+    """In a fresh interpreter: import, first ``GET /`` (ndb client, gRPC channel, first
+    query, template compilation), second ``GET /``; medians in ms."""
+    samples = []
+    for _ in range(runs + 1):  # the first run writes the bytecode caches
+        out = subprocess.run(
+            [sys.executable, "-c", _CHILD],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if out.returncode != 0:
+            raise RuntimeError(out.stderr[-2000:])
+        samples.append([float(x) * 1000 for x in out.stdout.split()])
+    phase = list(zip(*samples[1:], strict=True))
+    names = ("import sample_app.main", "first GET /", "second GET /")
+    lines = [
+        f"### Fresh interpreter, in-process (median of {runs})",
+        "",
+        "| phase | ms |",
+        "| --- | ---: |",
+    ]
+    lines += [f"| {n} | {statistics.median(v):,.0f} |" for n, v in zip(names, phase, strict=True)]
+    return lines
+
+
 def first_200(command: str, env: dict[str, str], workdir: Path) -> float:
     """Seconds from launching ``command`` to the first 200 of ``GET /``."""
     from gae.processes import free_port
@@ -234,6 +276,7 @@ def main(argv: list[str] | None = None) -> int:
         env = {**os.environ}
         lines = profile_pages(args.requests)
         lines += ["", *import_breakdown(env)]
+        lines += ["", *first_request(env, args.cold_runs)]
         lines += ["", *cold_starts(env, args.cold_runs)]
     finally:
         group.stop()

@@ -29,9 +29,11 @@ SECRET = "load-test-only-secret-key-0123456789abcdef"
 REQUEST_TIMEOUT = 30.0
 
 
-def entrypoint_argv(port: int) -> list[str]:
-    """The root app.yaml ``entrypoint``, bound to ``127.0.0.1:port`` instead of ``$PORT``."""
-    return bench_servers.entrypoint_argv(bench_servers.app_yaml_entrypoint(), HOST, port)
+def entrypoint_argv(port: int, command: str | None = None) -> list[str]:
+    """The root app.yaml ``entrypoint`` (or ``command``, another entrypoint line), bound to
+    ``127.0.0.1:port`` instead of ``$PORT``."""
+    line = command or bench_servers.app_yaml_entrypoint()
+    return bench_servers.entrypoint_argv(line, HOST, port)
 
 
 def children_of(pid: int) -> list[int]:
@@ -64,7 +66,9 @@ class Stack:
     memory. Logs go to ``workdir/logs``.
     """
 
-    def __init__(self, workdir: Path, *, persistent: bool = False) -> None:
+    def __init__(
+        self, workdir: Path, *, persistent: bool = False, command: str | None = None
+    ) -> None:
         self.workdir = workdir
         self.logs = workdir / "logs"
         self.datastore = DatastoreEmulator(
@@ -79,7 +83,7 @@ class Stack:
             log_dir=self.logs,
         )
         self.port = free_port(HOST)
-        self.argv = entrypoint_argv(self.port)
+        self.argv = entrypoint_argv(self.port, command)
         self.server: subprocess.Popen[bytes] | None = None
         self.server_log = self.logs / "server.log"
 
@@ -151,6 +155,11 @@ class Stack:
 
     def worker_rss_kib(self) -> int:
         return rss_kib(self.worker_pid)
+
+    def cpu_seconds(self) -> float:
+        """CPU time of the server's whole process tree so far."""
+        assert self.server is not None, "start() first"
+        return bench_servers.tree_cpu_seconds(self.server.pid)
 
     def close(self) -> None:
         """Kill the server's process group, then stop both emulators."""
