@@ -1,5 +1,5 @@
 """The sample app's pages, driven in-process against the real emulators: CPU per page,
-Datastore RPCs per page, and where the CPU goes (``python -m bench.sample_profile``).
+Datastore RPCs per page, and where the CPU goes (``python -m tests.load.profile``).
 
 :func:`seeded_app` starts nothing itself: the caller exports the emulators' variables
 first. It imports ``sample_app.main`` (what App Engine serves), signs a user up and

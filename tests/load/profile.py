@@ -1,8 +1,8 @@
-"""``python -m bench.sample_profile``: where the sample app's CPU goes, per page and at
+"""``python -m tests.load.profile``: where the sample app's CPU goes, per page and at
 cold start, against the real Datastore and Cloud Storage emulators.
 
 * **Pages**: the app from ``sample_app.main`` (what App Engine serves) is seeded through
-  its own forms (:mod:`bench.sample_pages`), then each page is sent in-process many times.
+  its own forms (:mod:`tests.load.pages`), then each page is sent in-process many times.
   CPU per page is this process's CPU time (every thread: gRPC's too) over the requests;
   RPCs are counted; and the CPU is split into stages by wrapping the functions that make
   them (ndb context, session load and save, the user lookup, CSRF, templates, the view's
@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.http_servers import ROOT, app_yaml_entrypoint, entrypoint_argv
-from bench.sample_pages import caller, check, cpu_per_request, pages, seeded_app
+from tests.load.pages import caller, check, cpu_per_request, pages, seeded_app
 
 SECRET = "profile-only-secret-key-0123456789abcdef"
 GUNICORN = (
@@ -262,7 +262,7 @@ def cold_starts(env: dict[str, str], runs: int) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.sample_profile", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m tests.load.profile", description=__doc__)
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--cold-runs", type=int, default=5)
     args = parser.parse_args(argv)
