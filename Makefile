@@ -11,7 +11,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: install run test lint typecheck docs pytest bench fuzz load clean extensions
+.PHONY: install run test lint typecheck docs pytest bench bench-http fuzz load clean extensions
 
 $(STAMP): pyproject.toml requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,13 @@ $(BROWSER_STAMP): | $(STAMP)
 	  ( $(SUDO) apt-get update -qq && \
 	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium chromium-driver )
 	touch $(BROWSER_STAMP)
+
+# Debian's wrk, for the HTTP benchmark's smoke test (tests/bench) and `make bench-http`.
+WRK_STAMP := $(VENV)/.wrk
+$(WRK_STAMP): | $(STAMP)
+	command -v wrk >/dev/null || \
+	  ( $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq wrk )
+	touch $(WRK_STAMP)
 
 install: $(STAMP)
 
@@ -58,7 +65,7 @@ typecheck: $(STAMP)
 docs: $(STAMP)
 	$(BIN)/sphinx-build -W --keep-going -q -E -b html docs docs/_build/html
 
-pytest: $(STAMP) $(BROWSER_STAMP) $(EXT_STAMP)
+pytest: $(STAMP) $(BROWSER_STAMP) $(EXT_STAMP) $(WRK_STAMP)
 	$(BIN)/pytest
 
 test: lint docs typecheck pytest
@@ -71,6 +78,24 @@ fuzz: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
+
+# The scenarios over real HTTP (wrk, 8 connections): our framework on app.yaml's entrypoint
+# against Flask on gunicorn, then our framework on each candidate WSGI server; ~12 min.
+# Installs Debian's wrk, and the candidate servers into .venv (bjoern needs libev-dev and
+# a compiler; when it does not build it is reported as skipped).
+HTTP_BENCH_STAMP := $(VENV)/.bench-http
+$(HTTP_BENCH_STAMP): bench/requirements-http.txt | $(WRK_STAMP)
+	[ -e /usr/include/ev.h ] || \
+	  ( $(SUDO) apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq libev-dev )
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r bench/requirements-http.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check bjoern==3.2.2 || \
+	  echo "bjoern did not build: it is skipped in the server comparison"
+	touch $(HTTP_BENCH_STAMP)
+
+bench-http: $(HTTP_BENCH_STAMP)
+	$(BIN)/python -m bench.http_run
+	$(BIN)/python -m bench.http_run --servers
 
 # The sample app on app.yaml's gunicorn command line against the emulators, loaded for
 # LOAD_SECONDS by virtual users (pages, posts, uploads, API): prints requests/s, p50/p99

@@ -90,7 +90,15 @@ def parse_entrypoint(command: str) -> Entrypoint:
     result.program = program
     if program == "gunicorn":
         _read_gunicorn(rest, result)
+    elif program == "granian":
+        # granian's APP argument; its options' values (hosts, ports, numbers) never look
+        # like module:variable.
+        targets = [word for word in rest if _APP_TARGET.fullmatch(word)]
+        result.app_target = targets[-1] if targets else None
     return result
+
+
+_APP_TARGET = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*")
 
 
 def _read_gunicorn(argv: list[str], result: Entrypoint) -> None:

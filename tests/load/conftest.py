@@ -1,4 +1,5 @@
-"""Fixtures for the load and fault tests: the sample app under gunicorn on the emulators."""
+"""Fixtures for the load and fault tests: the sample app on app.yaml's entrypoint server
+and the emulators."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ def _started(stack: Stack) -> Stack:
 
 @pytest.fixture
 def stack(tmp_path: Path) -> Iterator[Stack]:
-    """Emulators with data in memory, and the entrypoint's gunicorn."""
+    """Emulators with data in memory, and the entrypoint's server."""
     running = _started(Stack(tmp_path))
     try:
         yield running

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from .server import HOST, REQUEST_TIMEOUT, Stack
 from .users import Load, Sample, VirtualUser
@@ -70,6 +71,8 @@ class RunResult:
     summary: Summary
     rss_start_kib: int
     rss_end_kib: int
+    #: CPU time of the server's process tree during the measured load.
+    cpu_seconds: float
     warmup: Summary
     reconnects: int
     users: list[VirtualUser]
@@ -100,6 +103,7 @@ def run(
                 raise RuntimeError(f"Not every user signed up within {SIGNUP_TIMEOUT:.0f} s.")
             time.sleep(0.05)
         rss_start = stack.worker_rss_kib()
+        cpu_start = stack.cpu_seconds()
         measured_from = time.monotonic()
         while time.monotonic() < measured_from + duration and load.running:
             time.sleep(0.05)  # (users stop early once the request budget is spent)
@@ -107,6 +111,7 @@ def run(
         load.stop()
         load.join(timeout=2 * REQUEST_TIMEOUT)
     rss_end = stack.worker_rss_kib()
+    cpu = stack.cpu_seconds() - cpu_start
     samples = load.recorder.snapshot()
     measured = [s for s in samples if s.started >= measured_from]
     early = [s for s in samples if s.started < measured_from]
@@ -114,6 +119,7 @@ def run(
         summary=summarize(measured, load.finished - measured_from),
         rss_start_kib=rss_start,
         rss_end_kib=rss_end,
+        cpu_seconds=cpu,
         warmup=summarize(early, measured_from - load.started),
         reconnects=load.recorder.reconnects,
         users=load.users,
@@ -130,7 +136,7 @@ def describe(result: RunResult, stack: Stack, users: int) -> str:
         for kind, (p50, p99) in s.latency_by_kind.items()
     )
     lines = [
-        f"server: gunicorn {command}",
+        f"server: {Path(stack.argv[0]).name} {command}",
         f"load: {users} keep-alive virtual users on {HOST}, {s.seconds:.1f} s after "
         f"{result.warmup.seconds:.1f} s of warm-up ({result.warmup.requests} requests)",
         f"requests: {s.requests} ({kinds})",
@@ -138,6 +144,8 @@ def describe(result: RunResult, stack: Stack, users: int) -> str:
         f"latency: p50 {s.p50 * 1000:.1f} ms, p99 {s.p99 * 1000:.1f} ms, max {s.max * 1000:.1f} ms",
         f"  p50/p99 ms by request: {per_kind}",
         f"errors: {s.errors} (statuses {s.statuses}; stale keep-alive resends {result.reconnects})",
+        f"server CPU: {result.cpu_seconds / max(1, s.requests) * 1e6:,.0f} µs per request "
+        "(the server's whole process tree, during the measured load)",
         f"worker RSS: {result.rss_start_kib / 1024:.1f} MiB after warm-up -> "
         f"{result.rss_end_kib / 1024:.1f} MiB at the end ({result.rss_growth:+.1%})",
     ]

@@ -1,7 +1,7 @@
-"""``make load``: serve the sample app with app.yaml's gunicorn command line against the
+"""``make load``: serve the sample app with app.yaml's entrypoint command line against the
 emulators and load it; prints requests/s, p50/p99 latency, errors and the worker's memory.
 
-    .venv/bin/python -m tests.load.run --duration 30 [--users 8] [--warmup 3]
+    .venv/bin/python -m tests.load.run --duration 30 [--users 8] [--warmup 3] [--entrypoint CMD]
 
 Exits 1 if any request failed (or none was sent), or the worker's memory grew by 10 % or
 more.
@@ -26,9 +26,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=float, default=3.0, help="seconds before measuring")
     parser.add_argument("--users", type=int, default=8, help="concurrent virtual users")
     parser.add_argument("--max-requests", type=int, default=200_000, help="request budget")
+    parser.add_argument(
+        "--entrypoint",
+        help="serve with this app.yaml entrypoint line instead of the root app.yaml's, e.g. "
+        "'gunicorn --bind :$PORT --worker-class gthread --workers 1 --threads 8 "
+        "sample_app.main:app'",
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="gae-load-") as folder:
-        with Stack(Path(folder)) as stack:
+        with Stack(Path(folder), command=args.entrypoint) as stack:
             result = run(
                 stack,
                 duration=args.duration,

@@ -1,7 +1,7 @@
 """The sample app served as App Engine serves it: :class:`Stack` starts the Datastore and
-Cloud Storage emulators and the root ``app.yaml`` ``entrypoint`` (gunicorn, gthread, 1
-worker, 8 threads; only the bind address changed to a free loopback port) in its own
-process group, and stops all of them. Part of ``tests/load`` (see ``users.py``, ``report.py``).
+Cloud Storage emulators and the root ``app.yaml`` ``entrypoint`` (granian: 1 worker, 8
+threads; only the bind address changed to a free loopback port) in its own process group,
+and stops all of them. Part of ``tests/load`` (see ``users.py``, ``report.py``).
 """
 
 from __future__ import annotations
@@ -10,16 +10,13 @@ import contextlib
 import http.client
 import json
 import os
-import shlex
 import signal
 import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
 
-import yaml
-
+from bench import http_servers as bench_servers
 from gae.emulators import DatastoreEmulator, StorageEmulator
 from gae.emulators.processes import free_port, wait_until_healthy
 
@@ -32,13 +29,11 @@ SECRET = "load-test-only-secret-key-0123456789abcdef"
 REQUEST_TIMEOUT = 30.0
 
 
-def entrypoint_argv(port: int) -> list[str]:
-    """The root app.yaml ``entrypoint``, bound to ``127.0.0.1:port`` instead of ``:$PORT``."""
-    app_yaml = yaml.safe_load((ROOT / "app.yaml").read_text())
-    argv = shlex.split(app_yaml["entrypoint"])
-    argv[argv.index(":$PORT")] = f"{HOST}:{port}"
-    argv[0] = str(Path(sys.executable).with_name(argv[0]))
-    return argv
+def entrypoint_argv(port: int, command: str | None = None) -> list[str]:
+    """The root app.yaml ``entrypoint`` (or ``command``, another entrypoint line), bound to
+    ``127.0.0.1:port`` instead of ``$PORT``."""
+    line = command or bench_servers.app_yaml_entrypoint()
+    return bench_servers.entrypoint_argv(line, HOST, port)
 
 
 def children_of(pid: int) -> list[int]:
@@ -64,14 +59,16 @@ def rss_kib(pid: int) -> int:
 
 
 class Stack:
-    """Both emulators and the entrypoint's gunicorn, all stopped by :meth:`close`.
+    """Both emulators and the entrypoint's server, all stopped by :meth:`close`.
 
     ``persistent=True`` keeps Datastore and Cloud Storage data in ``workdir`` so that it
     survives an emulator restart (what the fault tests need); otherwise both keep data in
     memory. Logs go to ``workdir/logs``.
     """
 
-    def __init__(self, workdir: Path, *, persistent: bool = False) -> None:
+    def __init__(
+        self, workdir: Path, *, persistent: bool = False, command: str | None = None
+    ) -> None:
         self.workdir = workdir
         self.logs = workdir / "logs"
         self.datastore = DatastoreEmulator(
@@ -86,9 +83,9 @@ class Stack:
             log_dir=self.logs,
         )
         self.port = free_port(HOST)
-        self.argv = entrypoint_argv(self.port)
+        self.argv = entrypoint_argv(self.port, command)
         self.server: subprocess.Popen[bytes] | None = None
-        self.server_log = self.logs / "gunicorn.log"
+        self.server_log = self.logs / "server.log"
 
     @property
     def env(self) -> dict[str, str]:
@@ -104,7 +101,7 @@ class Stack:
         }
 
     def start(self, timeout: float = 90.0) -> None:
-        """Start the emulators (in parallel), then gunicorn; wait until all answer."""
+        """Start the emulators (in parallel), then the server; wait until all answer."""
         self.logs.mkdir(parents=True, exist_ok=True)
         try:
             for emulator in (self.datastore, self.storage):
@@ -133,7 +130,7 @@ class Stack:
         while True:
             if self.server is not None and self.server.poll() is not None:
                 code = self.server.returncode
-                raise RuntimeError(f"gunicorn exited ({code}):\n{self.log_tail()}")
+                raise RuntimeError(f"The server exited ({code}):\n{self.log_tail()}")
             with contextlib.suppress(OSError, http.client.HTTPException):
                 if get(self.port, path)[0] == 200:
                     return time.monotonic() - started
@@ -148,18 +145,24 @@ class Stack:
 
     @property
     def worker_pid(self) -> int:
-        """The gunicorn worker (the master's only child)."""
+        """The worker process that serves the app (the server's only child: granian's
+        and gunicorn's supervisors both start one worker)."""
         assert self.server is not None, "start() first"
         workers = children_of(self.server.pid)
         if len(workers) != 1:
-            raise RuntimeError(f"Expected one gunicorn worker, found {workers}.")
+            raise RuntimeError(f"Expected one worker process, found {workers}.")
         return workers[0]
 
     def worker_rss_kib(self) -> int:
         return rss_kib(self.worker_pid)
 
+    def cpu_seconds(self) -> float:
+        """CPU time of the server's whole process tree so far."""
+        assert self.server is not None, "start() first"
+        return bench_servers.tree_cpu_seconds(self.server.pid)
+
     def close(self) -> None:
-        """Kill gunicorn's process group, then stop both emulators."""
+        """Kill the server's process group, then stop both emulators."""
         server, self.server = self.server, None
         if server is not None:
             for sig, wait in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)):

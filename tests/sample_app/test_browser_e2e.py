@@ -1,5 +1,6 @@
 """End to end in a real browser: headless Chromium (Debian's) driving the sample app served
-by gunicorn (the app.yaml command line) against the Datastore emulator and fake-gcs-server.
+by the app.yaml entrypoint's server (granian) against the Datastore emulator and
+fake-gcs-server.
 
 fake-gcs-server stands in for Cloud Storage here because it answers CORS preflights, as
 a bucket configured for browser uploads does (docs/storage.md).
@@ -13,7 +14,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import time
 import typing as t
 import urllib.request
@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.http_servers import app_yaml_entrypoint, entrypoint_argv
 from gae.emulators import DatastoreEmulator, StorageEmulator
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,13 +43,6 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _entrypoint_args() -> list[str]:
-    for line in (ROOT / "app.yaml").read_text(encoding="utf-8").splitlines():
-        if line.startswith("entrypoint:"):
-            return line.split(":", 1)[1].split()
-    raise AssertionError("app.yaml has no entrypoint")
-
-
 @pytest.fixture
 def server(
     datastore_emulator: DatastoreEmulator, fake_gcs_emulator: StorageEmulator
@@ -56,8 +50,8 @@ def server(
     datastore_emulator.reset()
     fake_gcs_emulator.reset()
     port = _free_port()
-    args = _entrypoint_args()
-    args[args.index("--bind") + 1] = f"127.0.0.1:{port}"
+    # The root app.yaml's entrypoint, only bound to a free loopback port instead of $PORT.
+    args = entrypoint_argv(app_yaml_entrypoint(), "127.0.0.1", port)
     env = {
         **os.environ,
         **datastore_emulator.env,
@@ -65,7 +59,6 @@ def server(
         "GCS_BUCKET": str(fake_gcs_emulator.bucket),
         "SECRET_KEY": SECRET,
     }
-    args[0] = str(Path(sys.executable).with_name(args[0]))  # the venv's gunicorn
     proc = subprocess.Popen(
         args,
         cwd=ROOT,
@@ -85,7 +78,7 @@ def server(
             except OSError:
                 if proc.poll() is not None or time.monotonic() > deadline:
                     raise AssertionError(
-                        f"gunicorn did not start: {proc.stderr.read()!r}"
+                        f"The server did not start: {proc.stderr.read()!r}"
                     ) from None  # type: ignore[union-attr]
                 time.sleep(0.2)
         yield url

@@ -17,7 +17,7 @@ from click.testing import CliRunner
 
 from gae.deploy.checks import CheckReport, check_project
 from gae.deploy.cli import gae as gae_group
-from gae.deploy.entrypoint import read_requirements
+from gae.deploy.entrypoint import parse_entrypoint, read_requirements
 from gae.deploy.gcloud import parse_with_gcloud
 from gae.deploy.scaffold import ProjectOptions, ScaffoldError, render_project, write_project
 
@@ -99,12 +99,19 @@ def test_repository_root_passes_check() -> None:
 def test_root_app_yaml_is_what_the_issue_asks_for() -> None:
     text = (ROOT / "app.yaml").read_text()
     assert re.search(r"^runtime: python31[23]$", text, re.M)
-    assert "entrypoint: gunicorn --bind :$PORT --worker-class gthread" in text
+    assert "entrypoint: granian --interface wsgi --host 0.0.0.0 --port $PORT --workers 1" in text
     assert "sample_app.main:app" in text
     assert "inbound_services:\n- warmup" in text
     assert "secure: always" in text
     assert "expiration: 1d" in text
     assert "SECRET_KEY:" not in text
+
+
+def test_granian_entrypoint_names_the_app_it_serves() -> None:
+    # What the cron and upload checks import: module:variable, not an option's value.
+    command = "granian --interface wsgi --host 0.0.0.0 --port $PORT --workers 1 main:app"
+    assert parse_entrypoint(command).app_target == "main:app"
+    assert parse_entrypoint("granian --interface wsgi --port $PORT").app_target is None
 
 
 def test_root_requirements_are_pinned_to_the_tested_versions() -> None:
@@ -119,7 +126,7 @@ def test_root_requirements_are_pinned_to_the_tested_versions() -> None:
         "markupsafe",
         "google-cloud-ndb",
         "google-cloud-storage",
-        "gunicorn",
+        "granian",
     }
     for requirement in requirements:
         assert requirement.name is not None

@@ -1,4 +1,5 @@
-"""The repository as App Engine runs it: the dev server on app.yaml, and gunicorn under load.
+"""The repository as App Engine runs it: the dev server on app.yaml, and the entrypoint's
+server (granian) under load.
 
 Both tests start real processes on 127.0.0.1 only, each in its own process group that is
 killed at the end, against the real Datastore and Cloud Storage emulators:
@@ -6,8 +7,8 @@ killed at the end, against the real Datastore and Cloud Storage emulators:
 * ``dev_appserver.py app.yaml`` from the installed Google Cloud CLI builds a virtualenv
   from requirements.txt (pip reaches PyPI) and runs the ``entrypoint``: pages, static
   handlers with their cache headers, ``/_ah/warmup`` and the cron-only URL;
-* the ``entrypoint``'s gunicorn command line itself (only the bind address changed to
-  loopback) takes a bounded load from a Python load generator; req/s are printed.
+* the ``entrypoint``'s command line itself (only the bind address changed to loopback)
+  takes a bounded load from a Python load generator; req/s are printed.
 """
 
 from __future__ import annotations
@@ -16,10 +17,8 @@ import contextlib
 import email.utils
 import http.client
 import os
-import shlex
 import signal
 import subprocess
-import sys
 import threading
 import time
 import typing as t
@@ -27,9 +26,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import yaml
 
-from gae.deploy.entrypoint import parse_entrypoint
+from bench.http_servers import app_yaml_entrypoint, entrypoint_argv
 from gae.emulators import EmulatorError, Emulators, find_sdk_root
 from gae.emulators.processes import free_port
 
@@ -225,16 +223,13 @@ def _load(port: int, paths: list[str]) -> tuple[int, int, float, list[str]]:
     return state["done"], state["errors"], time.monotonic() - start, samples
 
 
-def test_entrypoint_gunicorn_under_load(
+def test_entrypoint_under_load(
     emulators: Emulators, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    app_yaml = yaml.safe_load((ROOT / "app.yaml").read_text())
-    entry = parse_entrypoint(app_yaml["entrypoint"])
-    assert entry.is_gunicorn and entry.binds == [":$PORT"]
+    command = app_yaml_entrypoint()
+    assert "$PORT" in command and "sample_app.main:app" in command
     port = free_port()
-    argv = shlex.split(app_yaml["entrypoint"])
-    argv[argv.index(":$PORT")] = f"{HOST}:{port}"  # the one change: loopback, a free port
-    argv[0] = str(Path(sys.executable).with_name("gunicorn"))
+    argv = entrypoint_argv(command, HOST, port)  # the one change: loopback, a free port
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("GAE_")},
         **emulators.env,
@@ -243,7 +238,7 @@ def test_entrypoint_gunicorn_under_load(
         "PORT": str(port),
         "PYTHONDONTWRITEBYTECODE": "1",
     }
-    log = tmp_path / "gunicorn.log"
+    log = tmp_path / "server.log"
     with process_group(argv, log, env, ROOT) as process:
         boot = wait_for(port, "/healthz", process, log, 30)
         assert get(port, "/_ah/warmup").status == 200
@@ -253,7 +248,7 @@ def test_entrypoint_gunicorn_under_load(
     rate = completed / seconds
     with capsys.disabled():
         print(
-            f"\ngunicorn ({' '.join(argv[1:-1])}): ready in {boot:.1f} s; {completed} "
+            f"\n{Path(argv[0]).name} ({' '.join(argv[1:-1])}): ready in {boot:.1f} s; {completed} "
             f"requests, {errors} errors in {seconds:.1f} s = {rate:.0f} req/s "
             f"({LOAD_CLIENTS} keep-alive clients on {HOST})"
         )
