@@ -10,6 +10,10 @@ Fixtures:
     if it leaves another ndb context open.
 ``gcs_client`` (session), ``gcs_bucket`` (per test)
     A storage client and an emptied bucket.
+``tasks_emulator`` (session), ``cloud_tasks`` (per test)
+    The Cloud Tasks emulator, delivering to an HTTP server in the test process that serves
+    the test's ``app``; ``cloud_tasks`` empties and pauses its queues and lists and runs
+    the queued tasks on demand (``cloud_tasks.run_all()``, see :mod:`gae.tasks_testing`).
 ``app``, ``client``
     Your app from the factory named by the ``gae_app_factory`` ini option (for example
     ``myapp:create_app``), with ``TESTING`` on and clean emulators. Define your own ``app``
@@ -33,6 +37,9 @@ from .emulators import DatastoreEmulator, EmulatorError, StorageEmulator
 if t.TYPE_CHECKING:
     from collections.abc import Iterator
 
+    from .emulators_tasks import TasksEmulator
+    from .tasks_testing import TaskQueues, TaskTarget
+
 _EMULATOR_FIXTURES = frozenset(
     {
         "datastore_emulator",
@@ -44,6 +51,8 @@ _EMULATOR_FIXTURES = frozenset(
         "gcs_bucket",
         "app",
         "client",
+        "tasks_emulator",
+        "cloud_tasks",
     }
 )
 
@@ -207,7 +216,7 @@ def offline_ndb() -> Iterator[None]:
 def gcs_client(gcs_emulator: StorageEmulator) -> t.Any:
     """A ``google.cloud.storage.Client`` for the storage emulator."""
     from google.auth.credentials import AnonymousCredentials
-    from google.cloud import storage
+    from google.cloud import storage  # type: ignore[attr-defined, unused-ignore]
 
     credentials = AnonymousCredentials()  # type: ignore[no-untyped-call]
     return storage.Client(project=gcs_emulator.project, credentials=credentials)
@@ -249,3 +258,67 @@ def app(
 def client(app: t.Any) -> t.Any:
     """``app.test_client()``."""
     return app.test_client()
+
+
+@pytest.fixture(scope="session")
+def task_target() -> Iterator[TaskTarget]:
+    """The loopback HTTP server the tasks emulator delivers to (serves the test's app)."""
+    from .tasks_testing import TaskTarget
+
+    target = TaskTarget()
+    target.start()
+    yield target
+    target.stop()
+
+
+@pytest.fixture(scope="session")
+def tasks_emulator(
+    pytestconfig: pytest.Config,
+    tmp_path_factory: pytest.TempPathFactory,
+    task_target: TaskTarget,
+) -> Iterator[TasksEmulator]:
+    """The Cloud Tasks emulator (queues paused) for the whole session."""
+    from .emulators_tasks import TasksEmulator
+
+    emulator = TasksEmulator(
+        pytestconfig.getini("gae_project"),
+        target=task_target.address,
+        start_paused=True,
+        log_dir=tmp_path_factory.mktemp("tasks-emulator"),
+    )
+    try:
+        emulator.start()
+    except EmulatorError as error:
+        _unavailable(error)
+    exported = _Exported(emulator.env)
+    try:
+        yield emulator
+    finally:
+        exported.restore()
+        emulator.stop()
+
+
+@pytest.fixture
+def cloud_tasks(
+    request: pytest.FixtureRequest,
+    tasks_emulator: TasksEmulator,
+    task_target: TaskTarget,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[TaskQueues]:
+    """The emulator's queues, emptied and paused, delivering to this test's ``app``."""
+    from .settings import reload_settings
+    from .tasks import set_client_factory
+    from .tasks_testing import TaskQueues
+
+    for key, value in tasks_emulator.env.items():
+        monkeypatch.setenv(key, value)
+    reload_settings()
+    set_client_factory(None)
+    queues = TaskQueues(tasks_emulator)
+    queues.reset()
+    task_target.app = request.getfixturevalue("app")
+    try:
+        yield queues
+    finally:
+        task_target.app = None
+        set_client_factory(None)
