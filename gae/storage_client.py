@@ -50,7 +50,7 @@ def set_client_factory(factory: Callable[[], t.Any] | None) -> None:
 
 
 def _default_client() -> t.Any:
-    from google.cloud import storage  # type: ignore[import-untyped, unused-ignore]
+    from google.cloud import storage  # type: ignore[import-untyped, attr-defined, unused-ignore]
 
     settings = get_settings()
     if settings.storage_emulator_host:
