@@ -69,7 +69,7 @@ def get_iteration(run_id: str) -> t.Any:
     from google.cloud import ndb  # type: ignore[import-untyped, unused-ignore]
 
     with ensure_context():
-        return ndb.Key(iteration_model(), run_id).get()
+        return ndb.Key(iteration_model(), run_id).get(use_cache=False, use_global_cache=False)
 
 
 def _task_name(run_id: str, step: int | str) -> str:
@@ -97,7 +97,7 @@ def run_batch(run_id: str, batch_no: int) -> None:
     from google.cloud import ndb  # type: ignore[import-untyped, unused-ignore]
 
     key = ndb.Key(iteration_model(), run_id)
-    run = key.get()
+    run = key.get(use_cache=False, use_global_cache=False)
     if run is None:
         raise PermanentTaskFailure(f"Iteration run {run_id!r} has no progress record.")
     if run.status in {"done", "failed"}:
@@ -116,9 +116,7 @@ def run_batch(run_id: str, batch_no: int) -> None:
     start = ndb.Cursor(urlsafe=run.cursor) if run.cursor else None
     limit = run.batch_size
     # One entity more than the batch tells whether another batch is needed.
-    entities = query.iter(
-        start_cursor=start, limit=limit + 1, batch_size=limit + 1, produce_cursors=True
-    )
+    entities = query.iter(start_cursor=start, limit=limit + 1)
     seen = 0
     cursor = start
     try:
@@ -152,7 +150,7 @@ def _record(
     from google.cloud import ndb  # type: ignore[import-untyped, unused-ignore]
 
     def update() -> None:
-        run = key.get()
+        run = key.get(use_cache=False, use_global_cache=False)
         if run is None or run.batches_done != batch_no or run.status != "running":
             return  # another delivery of this batch got here first
         run.entities_seen += seen
@@ -184,14 +182,14 @@ def run_finaliser(run_id: str) -> None:
     from google.cloud import ndb  # type: ignore[import-untyped, unused-ignore]
 
     key = ndb.Key(iteration_model(), run_id)
-    run = key.get()
+    run = key.get(use_cache=False, use_global_cache=False)
     if run is None or run.status != "finishing":
         return
     if run.finaliser:
         resolve_function(run.finaliser)(run)
 
     def done() -> None:
-        current = key.get()
+        current = key.get(use_cache=False, use_global_cache=False)
         if current is not None and current.status == "finishing":
             current.status = "done"
             current.finished = dt.datetime.now(dt.UTC).replace(tzinfo=None)

@@ -32,11 +32,11 @@ def iteration_model() -> t.Any:
     from google.cloud import ndb  # type: ignore[import-untyped, unused-ignore]
 
     class GaeIteration(ndb.Model):  # type: ignore[misc]
-        function = ndb.StringProperty(indexed=False)
-        finaliser = ndb.StringProperty(indexed=False)
+        function = ndb.TextProperty()
+        finaliser = ndb.TextProperty()
         query = ndb.JsonProperty()
         batch_size = ndb.IntegerProperty(indexed=False)
-        queue = ndb.StringProperty(indexed=False)
+        queue = ndb.TextProperty()
         #: running -> finishing (finaliser enqueued) -> done; or failed.
         status = ndb.StringProperty(default="running")
         batches_done = ndb.IntegerProperty(default=0, indexed=False)
@@ -44,7 +44,7 @@ def iteration_model() -> t.Any:
         errors = ndb.IntegerProperty(default=0, indexed=False)
         last_error = ndb.TextProperty()
         #: Where the next batch starts (urlsafe cursor; empty: the beginning).
-        cursor = ndb.StringProperty(indexed=False)
+        cursor = ndb.TextProperty()
         started = ndb.DateTimeProperty(auto_now_add=True)
         updated = ndb.DateTimeProperty(auto_now=True, indexed=False)
         finished = ndb.DateTimeProperty(indexed=False)
