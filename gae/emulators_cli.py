@@ -37,7 +37,7 @@ def ready_line(emulators: Emulators) -> str:
 
 @click.group("emulators")
 def emulators() -> None:
-    """Run the Datastore and Cloud Storage emulators locally."""
+    """Run the Datastore, Cloud Storage and Cloud Tasks emulators locally."""
 
 
 @emulators.command("start")
@@ -59,6 +59,13 @@ def emulators() -> None:
     help="'firestore' runs the Firestore emulator in Datastore mode (in memory).",
 )
 @click.option(
+    "--tasks-target",
+    default="127.0.0.1:8080",
+    show_default=True,
+    help="host:port of the app the Cloud Tasks emulator delivers tasks to.",
+)
+@click.option("--no-tasks", is_flag=True, help="Do not start the Cloud Tasks emulator.")
+@click.option(
     "--storage-backend",
     type=click.Choice(["gcp-storage-emulator", "fake-gcs-server"]),
     default="gcp-storage-emulator",
@@ -71,8 +78,10 @@ def start_command(
     in_memory: bool,
     datastore_mode: t.Literal["datastore", "firestore"],
     storage_backend: t.Literal["gcp-storage-emulator", "fake-gcs-server"],
+    tasks_target: str,
+    no_tasks: bool,
 ) -> None:
-    """Start both emulators and keep them running until Ctrl-C."""
+    """Start the emulators and keep them running until Ctrl-C."""
     persistent = not in_memory and datastore_mode == "datastore"
     group = Emulators(
         project,
@@ -80,6 +89,7 @@ def start_command(
         data_dir=data_dir if persistent else None,
         datastore_mode=datastore_mode,
         storage_backend=storage_backend,
+        tasks_target=None if no_tasks else tasks_target,
     )
     stop_requested = threading.Event()
 
