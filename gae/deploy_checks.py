@@ -21,6 +21,7 @@ import yaml
 from .appyaml import AppYamlContext, check_app_yaml
 from .datastore_indexes import Index, IndexProperty, find_queries, index_satisfies
 from .datastore_indexes import required_indexes as needed_indexes
+from .deploy_tasks import task_checks
 from .entrypoint import Requirement, parse_entrypoint, read_requirements
 from .gcloud_yaml import GcloudReport, GcloudUnavailable, parse_with_gcloud
 from .yamlnodes import Finding, YamlFile, get, items, line_of, text
@@ -133,6 +134,7 @@ def check_project(
         if gcloud_report is not None:
             report.findings += _uploads(ctx, gcloud_report)
         report.findings += _cron(ctx, import_app)
+        report.findings += task_checks(ctx, import_app, source_files(root, None))
         report.findings += _indexes(ctx, gcloud_report)
     report.findings = _dedupe(report.findings)
     return report
