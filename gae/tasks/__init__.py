@@ -16,13 +16,15 @@ from .client import set_client_factory
 from .decorator import Task, task
 from .defer import TaskHandle, defer
 from .errors import PayloadError, PermanentTaskFailure, TaskError
-from .extension import Tasks
+from .extension import DEFAULT_URL, ENDPOINT, Tasks
 from .handler import TaskInfo, current_task
 from .iterate import get_iteration, iterate
 from .options import CURRENT, TaskOptions
 
 __all__ = [
     "CURRENT",
+    "DEFAULT_URL",
+    "ENDPOINT",
     "PayloadError",
     "PermanentTaskFailure",
     "Task",

@@ -48,6 +48,16 @@ def _default_client() -> t.Any:
 
         channel = grpc.insecure_channel(host)
         return tasks_v2.CloudTasksClient(transport=CloudTasksGrpcTransport(channel=channel))
+    if not get_settings().on_app_engine:
+        # Off App Engine the default credentials would be looked for on a metadata server:
+        # say what is missing instead of waiting for that.
+        raise TaskError(
+            f"No Cloud Tasks emulator is configured ({EMULATOR_HOST_VAR} is not set) and this "
+            "is not App Engine, so the task has nowhere to go. Run the app with 'make run' "
+            "or 'framework emulators start' (they start the emulator and set the variable), "
+            "use the pytest plugin's cloud_tasks fixture, or give gae.tasks."
+            "set_client_factory() a client for the real Cloud Tasks."
+        )
     return tasks_v2.CloudTasksClient()
 
 

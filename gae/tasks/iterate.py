@@ -18,6 +18,7 @@ finaliser) transactionally. So:
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import typing as t
 import uuid
 
@@ -28,6 +29,8 @@ from .models import iteration_model
 from .options import TaskOptions
 from .payload import function_path, resolve_function
 from .query_spec import query_to_spec, spec_to_query
+
+logger = logging.getLogger("gae.tasks")
 
 #: The largest batch: a task on automatic scaling has 10 minutes.
 MAX_BATCH = 10_000
@@ -43,7 +46,11 @@ def iterate(
     run_id: str | None = None,
 ) -> str:
     """Call ``fn(entity)`` for every entity of ``query`` in tasks of ``batch_size``; then
-    ``then(run)`` once. Returns the run id (see :func:`get_iteration`)."""
+    ``then(run)`` once. Returns the run id (see :func:`get_iteration`).
+
+    ``run_id`` names the run; a run of that id that exists already is not started again
+    (a daily job can use the date, and a repeated cron call does nothing).
+    """
     if not 1 <= batch_size <= MAX_BATCH:
         raise TaskError(f"batch_size must be between 1 and {MAX_BATCH}, not {batch_size!r}.")
     spec = query_to_spec(query)
@@ -52,6 +59,10 @@ def iterate(
     run_id = run_id or uuid.uuid4().hex
     model = iteration_model()
     with ensure_context() as context:
+        if model.get_by_id(run_id, use_cache=False, use_global_cache=False) is not None:
+            # A run of that id exists (a second cron delivery): it is not started again.
+            logger.info("Iteration %s exists already: not started again.", run_id)
+            return run_id
         model(
             id=run_id,
             function=fn_path,
