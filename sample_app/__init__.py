@@ -55,12 +55,13 @@ def create_app(config: dict[str, t.Any] | None = None) -> Flask:
     if config:
         app.config.update(config)
 
-    from . import api, attachments, auth, posts
+    from . import api, attachments, auth, jobs, posts
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(posts.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(attachments.bp)
+    app.register_blueprint(jobs.bp)
     app.config.setdefault("GCS_BUCKET", app.config["UPLOAD_BUCKET"])
     attachments.storage.init_app(app)
     errors.register(app)
@@ -86,4 +87,4 @@ def create_app(config: dict[str, t.Any] | None = None) -> Flask:
         response.headers.setdefault("Referrer-Policy", "same-origin")
         return response
 
-    return gae.wrap(app, sessions=True)
+    return gae.wrap(app, sessions=True, tasks=True)

@@ -70,6 +70,9 @@ def record(post: Post, stored: StoredFile) -> Attachment:
         checksum=f"{stored.checksum_algorithm}:{stored.checksum}",
     )
     attachment.put()
+    from .jobs import enqueue_scan
+
+    enqueue_scan(attachment)
     return attachment
 
 

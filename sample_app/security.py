@@ -51,7 +51,7 @@ def check_csrf() -> None:
     """Reject unsafe requests whose token (form field or header) does not match."""
     if request.method not in UNSAFE_METHODS:
         return
-    if request.endpoint in {"_ah_warmup", "gae_session_cleanup"}:
+    if request.endpoint in {"_ah_warmup", "gae_session_cleanup", "gae_tasks_run"}:
         return
     expected = session.get(CSRF_KEY)
     sent = request.headers.get(CSRF_HEADER) or request.form.get("csrf_token")
