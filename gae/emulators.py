@@ -509,6 +509,9 @@ class Emulators:
         env: dict[str, str] = {"GOOGLE_CLOUD_PROJECT": self.project}
         for emulator in self.members:
             env.update(emulator.env)
+        if self.storage is not None and self.storage.bucket:
+            # The app's bucket is the one created here (not "<project>.appspot.com").
+            env["GCS_BUCKET"] = self.storage.bucket
         return env
 
     def apply_env(self, environ: t.MutableMapping[str, str] | None = None) -> None:
