@@ -15,7 +15,7 @@ import hashlib
 import logging
 import typing as t
 
-from google.api_core.exceptions import GoogleAPICallError, NotFound
+from google.api_core.exceptions import GoogleAPIError, NotFound
 from google.cloud import ndb  # type: ignore[import-untyped, unused-ignore]
 
 import gae
@@ -67,7 +67,7 @@ def enqueue_scan(attachment: Attachment) -> None:
     log (the attachment stays unscanned: ``scan`` is empty) instead of failing it."""
     try:
         scan_attachment.defer(attachment.key)
-    except (TaskError, GoogleAPICallError) as error:
+    except (TaskError, GoogleAPIError) as error:
         logger.warning(
             "Attachment %s was stored but not queued for a scan: %s", attachment.key, error
         )
