@@ -86,6 +86,7 @@ REFERENCE_MODULES = [
     "gae.sessions",
     "gae.settings",
     "gae.storage",
+    "gae.tasks",
     "gae.wsgi",
 ]
 
