@@ -154,3 +154,34 @@ def test_bad_arguments_fail_at_defer_time_with_the_fix(ctx: t.Any, cloud_tasks: 
     with pytest.raises(TaskError, match="unsaved Item"):
         defer(jobs.describe_entity, "x", unsaved, None, None, ())
     assert cloud_tasks.list() == []
+
+
+def test_routing_defaults_to_the_enqueuing_service_and_version(
+    ctx: t.Any, cloud_tasks: TaskQueues, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gae.settings import reload_settings
+
+    monkeypatch.setenv("GAE_ENV", "standard")
+    monkeypatch.setenv("GAE_SERVICE", "worker")
+    monkeypatch.setenv("GAE_VERSION", "v7")
+    reload_settings()
+    try:
+        defer(jobs.write_note, "r1", "x", _name="routed-current")
+        defer(jobs.write_note, "r2", "x", _name="routed-default", _version=None)
+        defer(jobs.write_note, "r3", "x", _name="routed-other", _service="batch", _version="v2")
+    finally:
+        monkeypatch.undo()
+        reload_settings()
+    parent = cloud_tasks.emulator.queue_path("default")
+    routing = {
+        task.name.rsplit("/", 1)[-1]: (
+            task.app_engine_http_request.app_engine_routing.service,
+            task.app_engine_http_request.app_engine_routing.version,
+        )
+        for task in cloud_tasks.client.list_tasks(parent=parent)
+    }
+    assert routing == {
+        "routed-current": ("worker", "v7"),
+        "routed-default": ("worker", ""),
+        "routed-other": ("batch", "v2"),
+    }

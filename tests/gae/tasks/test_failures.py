@@ -92,3 +92,10 @@ def test_every_run_logs_task_name_retry_and_the_enqueuing_trace(
         f"Task {run.name} (queue default, retry 0) running "
         f"tests.gae.tasks.jobs:write_note, enqueued by trace {trace}"
     )
+
+
+def test_age_limit_gives_up_once_the_task_is_that_old(ctx: t.Any, cloud_tasks: TaskQueues) -> None:
+    defer(jobs.always_fails, "aged", _age_limit=0)
+    runs = cloud_tasks.run_all()
+    assert [(run.status, run.retry) for run in runs] == [(200, 0)]
+    assert _note("aged").runs == 1  # type: ignore[union-attr]
