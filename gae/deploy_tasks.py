@@ -13,11 +13,8 @@ route the extension registers. Checked here, offline:
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import subprocess
-import sys
+import typing as t
 from pathlib import Path
 
 import yaml
@@ -27,16 +24,6 @@ from .entrypoint import parse_entrypoint
 from .yamlnodes import Finding, YamlFile, get, items, line_of, pairs, text
 
 _PROBE = """
-import importlib, json, sys
-root, target = sys.argv[1], sys.argv[2]
-sys.path.insert(0, root)
-module_name, _, expr = target.partition(":")
-namespace = vars(importlib.import_module(module_name))
-app = eval(expr or "application", namespace)
-for _ in range(5):
-    if hasattr(app, "url_map"):
-        break
-    app = getattr(app, "app", None) or getattr(app, "application", None)
 ext = app.extensions.get("gae.tasks")
 result = {"uses_tasks": "gae.tasks" in sys.modules, "url": None, "reaches": None,
           "guarded": False, "queue": app.config.get("TASKS_QUEUE") or "default"}
@@ -55,28 +42,14 @@ print("TASKS:" + json.dumps(result))
 _QUEUE_ARG = re.compile(r"""\b_?queue\s*=\s*["']([A-Za-z0-9-]+)["']""")
 
 
-def probe_app(
-    root: Path, target: str, timeout: float = 60.0
-) -> tuple[dict[str, object] | None, str | None]:
+def probe_app(root: Path, target: str) -> tuple[dict[str, object] | None, str | None]:
     """Import the app in a subprocess and report how it uses gae.tasks."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GAE_")}
-    env["PYTHONDONTWRITEBYTECODE"] = "1"
-    try:
-        done = subprocess.run(
-            [sys.executable, "-c", _PROBE, str(root.resolve()), target],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            cwd=root,
-            env=env,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired) as error:
-        return None, str(error)
-    for line in done.stdout.splitlines():
-        if line.startswith("TASKS:"):
-            return json.loads(line[len("TASKS:") :]), None
-    return None, (done.stderr.strip().splitlines() or ["no output"])[-1]
+    from .deploy_checks import run_app_probe
+
+    return t.cast(
+        "tuple[dict[str, object] | None, str | None]",
+        run_app_probe(root, target, _PROBE, "TASKS:", []),
+    )
 
 
 def _handler_for(ctx: AppYamlContext, url: str) -> yaml.Node | None:
