@@ -32,13 +32,15 @@ import typing as t
 
 import pytest
 
-from .emulators import DatastoreEmulator, EmulatorError, StorageEmulator
+from .emulators import DatastoreEmulator, EmulatorError, StorageEmulator, _Emulator
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterator
 
     from .emulators_tasks import TasksEmulator
     from .tasks_testing import TaskQueues, TaskTarget
+
+E = t.TypeVar("E", bound=_Emulator)
 
 _EMULATOR_FIXTURES = frozenset(
     {
@@ -112,11 +114,16 @@ def datastore_emulator(
         mode=mode,
         log_dir=tmp_path_factory.mktemp("datastore-emulator"),
     )
+    yield from _running(emulator, emulator.env)
+
+
+def _running(emulator: E, env: dict[str, str]) -> Iterator[E]:
+    """Start ``emulator``, export ``env`` for the session, and undo both afterwards."""
     try:
         emulator.start()
     except EmulatorError as error:
         _unavailable(error)
-    exported = _Exported(emulator.env)
+    exported = _Exported(env)
     try:
         yield emulator
     finally:
@@ -135,16 +142,7 @@ def _storage(
         backend=backend,
         log_dir=tmp_path_factory.mktemp("storage-emulator"),
     )
-    try:
-        emulator.start()
-    except EmulatorError as error:
-        _unavailable(error)
-    exported = _Exported({**emulator.env, "GOOGLE_CLOUD_PROJECT": emulator.project})
-    try:
-        yield emulator
-    finally:
-        exported.restore()
-        emulator.stop()
+    yield from _running(emulator, {**emulator.env, "GOOGLE_CLOUD_PROJECT": emulator.project})
 
 
 @pytest.fixture(scope="session")
@@ -286,16 +284,7 @@ def tasks_emulator(
         start_paused=True,
         log_dir=tmp_path_factory.mktemp("tasks-emulator"),
     )
-    try:
-        emulator.start()
-    except EmulatorError as error:
-        _unavailable(error)
-    exported = _Exported(emulator.env)
-    try:
-        yield emulator
-    finally:
-        exported.restore()
-        emulator.stop()
+    yield from _running(emulator, emulator.env)
 
 
 @pytest.fixture
