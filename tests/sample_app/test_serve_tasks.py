@@ -8,18 +8,14 @@ the dev server, which shows the attachment as checked.
 from __future__ import annotations
 
 import http.cookiejar
-import os
 import re
-import signal
-import subprocess
-import sys
 import time
 import urllib.parse
 import urllib.request
 import uuid
 from pathlib import Path
 
-from .test_serve import ROOT, _free_port
+from .test_serve import _free_port, _get, interrupt, start_sample_app
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -39,38 +35,12 @@ def _multipart(fields: dict[str, str], name: str, filename: str, data: bytes) ->
     return b"".join(parts), f"multipart/form-data; boundary={boundary}"
 
 
-def _wait_until_serving(url: str, proc: subprocess.Popen[bytes], timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=10) as response:
-                response.read()
-                return
-        except OSError:  # refused while starting, or a slow first (cold) request
-            if proc.poll() is not None:
-                stderr = proc.stderr.read() if proc.stderr else b""
-                raise AssertionError(f"`python -m sample_app` exited: {stderr[-2000:]!r}") from None
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
-
-
 def test_make_run_delivers_deferred_tasks_to_the_dev_server(tmp_path: Path) -> None:
     port = _free_port()
-    leaked = ("GAE_", "GOOGLE_", "DATASTORE_", "STORAGE_", "GCS_", "CLOUD_TASKS_", "SECRET_KEY")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(leaked)}
-    env.update(HOST="127.0.0.1", PORT=str(port), EMULATOR_DATA_DIR=str(tmp_path / "data"))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "sample_app"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
+    proc = start_sample_app(port, tmp_path / "data")
     base = f"http://127.0.0.1:{port}"
     try:
-        _wait_until_serving(f"{base}/", proc)
+        _get(f"{base}/", time.monotonic() + 120, proc)
         opener = urllib.request.build_opener(
             urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
         )
@@ -106,10 +76,5 @@ def test_make_run_delivers_deferred_tasks_to_the_dev_server(tmp_path: Path) -> N
         assert "notes.txt" in page
         assert '<span class="scan">checked</span>' in page
     finally:
-        os.killpg(proc.pid, signal.SIGINT)
-        try:
-            _, stderr = proc.communicate(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            _, stderr = proc.communicate()
+        stderr = interrupt(proc)
     assert b"Cloud Tasks emulator" in stderr
