@@ -557,6 +557,10 @@ def local_emulators(
     if os.environ.get("WERKZEUG_RUN_MAIN") == "true" or os.environ.get("DATASTORE_EMULATOR_HOST"):
         yield None
         return
+    from .emulators_tasks import tasks_available
+
+    if not tasks_available():
+        tasks_target = None  # the tasks extra is not installed: nothing could enqueue
     group = Emulators(project, bucket=bucket, data_dir=data_dir, tasks_target=tasks_target)
     group.start()
     group.apply_env()

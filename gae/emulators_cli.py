@@ -18,6 +18,7 @@ from pathlib import Path
 import click
 
 from .emulators import DEFAULT_BUCKET, DEFAULT_PROJECT, EmulatorError, Emulators
+from .emulators_tasks import tasks_available
 from .processes import pid_alive
 
 DEFAULT_STATE_DIR = ".emulators"
@@ -64,7 +65,11 @@ def emulators() -> None:
     show_default=True,
     help="host:port of the app the Cloud Tasks emulator delivers tasks to.",
 )
-@click.option("--no-tasks", is_flag=True, help="Do not start the Cloud Tasks emulator.")
+@click.option(
+    "--no-tasks",
+    is_flag=True,
+    help="Do not start the Cloud Tasks emulator (not started either without the tasks extra).",
+)
 @click.option(
     "--storage-backend",
     type=click.Choice(["gcp-storage-emulator", "fake-gcs-server"]),
@@ -89,7 +94,7 @@ def start_command(
         data_dir=data_dir if persistent else None,
         datastore_mode=datastore_mode,
         storage_backend=storage_backend,
-        tasks_target=None if no_tasks else tasks_target,
+        tasks_target=None if no_tasks or not tasks_available() else tasks_target,
     )
     stop_requested = threading.Event()
 

@@ -117,6 +117,15 @@ def _install(home: Path) -> None:
                 ) from None
 
 
+def tasks_available() -> bool:
+    """Whether the app side can use Cloud Tasks here (the ``tasks`` extra is installed);
+    the harnesses start the emulator by default only then."""
+    try:
+        return importlib.util.find_spec("google.cloud.tasks_v2") is not None
+    except ModuleNotFoundError:
+        return False
+
+
 class TasksEmulator(_Emulator):
     """gcloud-tasks-emulator on a free loopback port, delivering tasks to ``target``.
 

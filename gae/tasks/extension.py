@@ -18,6 +18,7 @@ import hashlib
 import hmac
 import os
 import typing as t
+import weakref
 
 from framework import current_app, has_app_context, request
 from gae.headers import TRUSTED_KEY, task_only
@@ -40,7 +41,8 @@ EMULATOR_TOKEN_HEADER = "X-Gae-Tasks-Emulator-Token"
 EMULATOR_TOKEN_VAR = "CLOUD_TASKS_EMULATOR_TOKEN"
 _SALT = "gae.tasks"
 
-_registered: list[Tasks] = []
+#: Every initialised extension (weakly: apps built by tests come and go).
+_registered: weakref.WeakSet[Tasks] = weakref.WeakSet()
 
 
 class Tasks:
@@ -76,7 +78,7 @@ class Tasks:
         # The marker framework gae check looks for (the guard is in place).
         view.gae_task_route = True  # type: ignore[attr-defined]
         app.add_url_rule(self.url, ENDPOINT, view, methods=["POST"])
-        _registered.append(self)
+        _registered.add(self)
 
     # -- configuration ---------------------------------------------------------------------
 
@@ -136,7 +138,9 @@ def trust_local_emulator(environ: dict[str, t.Any]) -> None:
     the request carries the token the emulator harness gave the emulator and the app
     (``CLOUD_TASKS_EMULATOR_TOKEN``). On App Engine the token means nothing.
     """
-    if environ.get(TRUSTED_KEY) or get_settings().on_app_engine:
+    appengine = current_app.extensions.get("appengine")
+    settings = appengine.settings if appengine is not None else get_settings()
+    if environ.get(TRUSTED_KEY) or settings.on_app_engine:
         return
     expected = os.environ.get(EMULATOR_TOKEN_VAR)
     sent = environ.get("HTTP_" + EMULATOR_TOKEN_HEADER.upper().replace("-", "_"))
