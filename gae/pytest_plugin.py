@@ -309,5 +309,6 @@ def cloud_tasks(
     try:
         yield queues
     finally:
+        queues.reset()  # nothing left running into the next test
         task_target.app = None
         set_client_factory(None)

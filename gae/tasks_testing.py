@@ -156,7 +156,16 @@ class TaskQueues:
             time.sleep(0.05)
 
     def reset(self) -> None:
-        """Empty and pause every queue."""
-        for name in self.queues():
-            self.client.purge_queue(name=name)
+        """Pause and empty every queue.
+
+        Paused first, so the dispatcher takes no new task; emptied twice, because a task
+        it was delivering when the queue was purged goes back in if it failed.
+        """
+        names = self.queues()
+        for name in names:
             self.client.pause_queue(name=name)
+        for attempt in range(2):
+            for name in names:
+                self.client.purge_queue(name=name)
+            if attempt == 0:
+                time.sleep(0.15)  # the dispatcher's 100 ms polling pass ends

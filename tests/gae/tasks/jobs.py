@@ -12,14 +12,20 @@ from google.cloud import ndb
 from gae.tasks import PermanentTaskFailure, current_task, task
 
 
-class Note(ndb.Model):
+# Kinds of their own: ndb maps a kind to the last model class defined with its name, and
+# other test modules define a "Note" too.
+class TaskNote(ndb.Model):
     text = ndb.TextProperty()
     runs = ndb.IntegerProperty(default=0)
     retry_counts = ndb.IntegerProperty(repeated=True)
 
 
-class Item(ndb.Model):
+class TaskItem(ndb.Model):
     n = ndb.IntegerProperty()
+
+
+Note = TaskNote
+Item = TaskItem
 
 
 def _bump(note_id: str, text: str | None = None) -> Note:

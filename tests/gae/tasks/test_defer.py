@@ -151,7 +151,7 @@ def test_bad_arguments_fail_at_defer_time_with_the_fix(ctx: t.Any, cloud_tasks: 
     with pytest.raises(TaskError, match="Python 2 deferred option"):
         defer(jobs.write_note, "a", "b", _target="v2.worker")
     unsaved = jobs.Item(n=3)
-    with pytest.raises(TaskError, match="unsaved Item"):
+    with pytest.raises(TaskError, match="unsaved TaskItem"):
         defer(jobs.describe_entity, "x", unsaved, None, None, ())
     assert cloud_tasks.list() == []
 
