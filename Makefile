@@ -16,6 +16,8 @@ PORT ?= 8080
 $(STAMP): pyproject.toml requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	# The Cloud Tasks emulator, in its own environment (it needs protobuf<5): once per machine.
+	$(BIN)/python -m gae.emulators.tasks install
 	touch $(STAMP)
 
 $(BROWSER_STAMP): | $(STAMP)

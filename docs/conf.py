@@ -93,6 +93,7 @@ REFERENCE_MODULES = [
     "gae.sessions",
     "gae.settings",
     "gae.storage",
+    "gae.tasks",
     "gae.wsgi",
 ]
 

@@ -10,6 +10,10 @@ Fixtures:
     if it leaves another ndb context open.
 ``gcs_client`` (session), ``gcs_bucket`` (per test)
     A storage client and an emptied bucket.
+``tasks_emulator`` (session), ``cloud_tasks`` (per test)
+    The Cloud Tasks emulator, delivering to an HTTP server in the test process that serves
+    the test's ``app``; ``cloud_tasks`` empties and pauses its queues and lists and runs
+    the queued tasks on demand (``cloud_tasks.run_all()``, see :mod:`gae.emulators.tasks_testing`).
 ``app``, ``client``
     Your app from the factory named by the ``gae_app_factory`` ini option (for example
     ``myapp:create_app``), with ``TESTING`` on and clean emulators. Define your own ``app``
@@ -31,9 +35,15 @@ import typing as t
 import pytest
 
 from .emulators import DatastoreEmulator, EmulatorError, StorageEmulator
+from .emulators.base import _Emulator
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterator
+
+    from .emulators.tasks import TasksEmulator
+    from .emulators.tasks_testing import TaskQueues, TaskTarget
+
+E = t.TypeVar("E", bound=_Emulator)
 
 _EMULATOR_FIXTURES = frozenset(
     {
@@ -46,6 +56,8 @@ _EMULATOR_FIXTURES = frozenset(
         "gcs_bucket",
         "app",
         "client",
+        "tasks_emulator",
+        "cloud_tasks",
     }
 )
 
@@ -124,11 +136,16 @@ def datastore_emulator(
         mode=mode,
         log_dir=tmp_path_factory.mktemp("datastore-emulator"),
     )
+    yield from _running(emulator, emulator.env)
+
+
+def _running(emulator: E, env: dict[str, str]) -> Iterator[E]:
+    """Start ``emulator``, export ``env`` for the session, and undo both afterwards."""
     try:
         emulator.start()
     except EmulatorError as error:
         _unavailable(error)
-    exported = _Exported(emulator.env)
+    exported = _Exported(env)
     try:
         yield emulator
     finally:
@@ -147,16 +164,7 @@ def _storage(
         backend=backend,
         log_dir=tmp_path_factory.mktemp("storage-emulator"),
     )
-    try:
-        emulator.start()
-    except EmulatorError as error:
-        _unavailable(error)
-    exported = _Exported({**emulator.env, "GOOGLE_CLOUD_PROJECT": emulator.project})
-    try:
-        yield emulator
-    finally:
-        exported.restore()
-        emulator.stop()
+    yield from _running(emulator, {**emulator.env, "GOOGLE_CLOUD_PROJECT": emulator.project})
 
 
 @pytest.fixture(scope="session")
@@ -260,3 +268,59 @@ def app(
 def client(app: t.Any) -> t.Any:
     """``app.test_client()``."""
     return app.test_client()
+
+
+@pytest.fixture(scope="session")
+def task_target() -> Iterator[TaskTarget]:
+    """The loopback HTTP server the tasks emulator delivers to (serves the test's app)."""
+    from .emulators.tasks_testing import TaskTarget
+
+    target = TaskTarget()
+    target.start()
+    yield target
+    target.stop()
+
+
+@pytest.fixture(scope="session")
+def tasks_emulator(
+    pytestconfig: pytest.Config,
+    tmp_path_factory: pytest.TempPathFactory,
+    task_target: TaskTarget,
+) -> Iterator[TasksEmulator]:
+    """The Cloud Tasks emulator (queues paused) for the whole session."""
+    from .emulators.tasks import TasksEmulator
+
+    emulator = TasksEmulator(
+        pytestconfig.getini("gae_project"),
+        target=task_target.address,
+        start_paused=True,
+        log_dir=tmp_path_factory.mktemp("tasks-emulator"),
+    )
+    yield from _running(emulator, emulator.env)
+
+
+@pytest.fixture
+def cloud_tasks(
+    request: pytest.FixtureRequest,
+    tasks_emulator: TasksEmulator,
+    task_target: TaskTarget,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[TaskQueues]:
+    """The emulator's queues, emptied and paused, delivering to this test's ``app``."""
+    from .emulators.tasks_testing import TaskQueues
+    from .settings import reload_settings
+    from .tasks import set_client_factory
+
+    for key, value in tasks_emulator.env.items():
+        monkeypatch.setenv(key, value)
+    reload_settings()
+    set_client_factory(None)
+    queues = TaskQueues(tasks_emulator)
+    queues.reset()
+    task_target.app = request.getfixturevalue("app")
+    try:
+        yield queues
+    finally:
+        queues.reset()  # nothing left running into the next test
+        task_target.app = None
+        set_client_factory(None)

@@ -255,6 +255,7 @@ class AppEngine:
     ``app.config["GAE_TRUST_HEADERS"]`` (default: whether on App Engine) decides whether
     ``X-Appengine-*`` and ``X-Forwarded-Proto`` are believed; ``sessions=True`` stores
     sessions in Datastore (:mod:`gae.sessions`) and adds the cron cleanup URL;
+    ``tasks=True`` adds the Cloud Tasks route of :mod:`gae.tasks` (``defer()``);
     ``settings`` replaces the environment's (for tests). ``GAE_NDB_SKIP_PREFIXES`` (default
     none) lists path prefixes served without an ndb context.
     """
@@ -265,9 +266,11 @@ class AppEngine:
         *,
         settings: Settings | None = None,
         sessions: bool = False,
+        tasks: bool = False,
     ) -> None:
         self._settings = settings
         self.use_datastore_sessions = sessions
+        self.use_tasks = tasks
         self._warmup_hooks: list[t.Callable[[], t.Any]] = [
             self._warm_ndb,
             self._warm_templates,
@@ -321,6 +324,10 @@ class AppEngine:
 
             app.session_interface = DatastoreSessionInterface()
             register_cleanup_route(app)
+        if self.use_tasks:
+            from .tasks import Tasks
+
+            Tasks(app)
         app.wsgi_app = AppEngineMiddleware(app.wsgi_app, self)  # type: ignore[method-assign]
 
     # -- production safety -----------------------------------------------------------------

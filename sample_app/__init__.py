@@ -59,13 +59,14 @@ def create_app(config: dict[str, t.Any] | None = None) -> Flask:
     if config:
         app.config.update(config)
 
-    from . import api, attachments, auth, files, limits, posts
+    from . import api, attachments, auth, files, jobs, limits, posts
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(limits.bp)
     app.register_blueprint(posts.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(attachments.bp)
+    app.register_blueprint(jobs.bp)
     app.config.setdefault("GCS_BUCKET", app.config["UPLOAD_BUCKET"])
     files.storage.init_app(app)
     errors.register(app)
@@ -86,4 +87,4 @@ def create_app(config: dict[str, t.Any] | None = None) -> Flask:
     def health() -> dict[str, str]:
         return {"status": "ok", "version": settings.version or "local"}
 
-    return gae.wrap(app, sessions=True)
+    return gae.wrap(app, sessions=True, tasks=True)

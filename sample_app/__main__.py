@@ -1,6 +1,7 @@
 """``python -m sample_app``: what `make run` does.
 
-Starts the Datastore and Cloud Storage emulators (data kept in ``.emulators/``), then
+Starts the Datastore, Cloud Storage and Cloud Tasks emulators (data kept in ``.emulators/``;
+tasks are delivered to this server), then
 serves the sample app with the debugger and reloader; Ctrl-C stops both.
 """
 
@@ -13,14 +14,15 @@ def main() -> None:
     """Serve the sample app on HOST:PORT (default 127.0.0.1:8080) with the emulators."""
     from gae.emulators import local_emulators
 
-    with local_emulators(os.environ.get("EMULATOR_DATA_DIR", ".emulators")):
+    host = os.environ.get("HOST", "127.0.0.1")
+    port = int(os.environ.get("PORT", "8080"))
+    # The Cloud Tasks emulator delivers the app's deferred tasks back to this server.
+    with local_emulators(
+        os.environ.get("EMULATOR_DATA_DIR", ".emulators"), tasks_target=f"{host}:{port}"
+    ):
         from sample_app.main import app
 
-        app.run(
-            host=os.environ.get("HOST", "127.0.0.1"),
-            port=int(os.environ.get("PORT", "8080")),
-            debug=True,
-        )
+        app.run(host=host, port=port, debug=True)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from gae.storage import SigningError
 
 from .errors import DATASTORE_UNAVAILABLE
 from .files import record, storage, stored_file
+from .jobs import enqueue_scan
 from .models import Attachment
 from .posts import MAX_ID, get_post, own_post
 from .security import login_required
@@ -35,12 +36,13 @@ def upload(post_id: int) -> t.Any:
     if not files:
         abort(400, "Choose a file to upload.")
     try:
-        record(post, files[0])
+        attachment = record(post, files[0])
     except DATASTORE_UNAVAILABLE:
         # The record may have been committed although the call failed: keep the object,
         # so that no attachment ever points at a deleted one.
         storage.keep()
         raise
+    enqueue_scan(attachment)
     flash(f"Attached {files[0].original_filename}.", "success")
     return redirect(url_for("posts.show", post_id=post_id))
 
@@ -72,6 +74,7 @@ def finalize(post_id: int) -> t.Any:
         abort(400, "Send JSON with the 'ticket' of the upload.")
     stored = storage.finalize(ticket)
     attachment = record(post, stored)
+    enqueue_scan(attachment)
     return jsonify(
         id=attachment.key.id(),
         filename=attachment.filename,

@@ -36,7 +36,7 @@ FIELD = "csrf_token"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 #: Endpoints App Engine itself calls (no browser, no token): warmup, and the session
 #: cleanup cron URL, which refuses anything but App Engine Cron.
-EXEMPT_ENDPOINTS = frozenset({"_ah_warmup", "gae_session_cleanup"})
+EXEMPT_ENDPOINTS = frozenset({"_ah_warmup", "gae_session_cleanup", "gae_tasks_run"})
 _SALT = "sample_app.csrf"
 _UNREAD = object()
 

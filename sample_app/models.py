@@ -63,6 +63,9 @@ class Attachment(ndb.Model):  # type: ignore[misc]
     size = ndb.IntegerProperty(indexed=False)
     checksum = ndb.TextProperty()
     created = ndb.DateTimeProperty(tzinfo=UTC, auto_now_add=True)
+    #: Set by the scan task (sample_app.jobs) after the upload: "ok" or what is wrong.
+    scan = ndb.TextProperty()
+    sha256 = ndb.TextProperty()
 
 
 class Post(ndb.Model):  # type: ignore[misc]

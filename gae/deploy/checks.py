@@ -13,6 +13,7 @@ import json
 import os
 import subprocess
 import sys
+import typing as t
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from .entrypoint import Requirement, parse_entrypoint, read_requirements
 from .gcloud import GcloudReport, GcloudUnavailable, parse_with_gcloud
 from .indexes import Index, IndexProperty, find_queries, index_satisfies
 from .indexes import required_indexes as needed_indexes
+from .tasks import task_checks
 from .yamlnodes import Finding, YamlFile, get, items, line_of, text
 
 CONFIG_FILES = ("cron.yaml", "index.yaml", "queue.yaml", "dispatch.yaml")
@@ -42,11 +44,10 @@ _NOT_UPLOADED = {
 _SKIP_DIRS = frozenset(
     {".venv", "venv", ".git", "node_modules", "tests", "bench", "build", "dist", "__pycache__"}
 )
-_ROUTE_PROBE = """
+#: Imports the app named by argv[2] (``module:expr``) from the project in argv[1] as ``app``.
+APP_IMPORT = """
 import importlib, json, sys
-from werkzeug.exceptions import MethodNotAllowed, NotFound
-from werkzeug.routing import RequestRedirect
-root, target, urls = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+root, target = sys.argv[1], sys.argv[2]
 sys.path.insert(0, root)
 module_name, _, expr = target.partition(":")
 namespace = vars(importlib.import_module(module_name))
@@ -55,6 +56,11 @@ for _ in range(5):
     if hasattr(app, "url_map"):
         break
     app = getattr(app, "app", None) or getattr(app, "application", None)
+"""
+_ROUTE_PROBE = """
+from werkzeug.exceptions import MethodNotAllowed, NotFound
+from werkzeug.routing import RequestRedirect
+urls = json.loads(sys.argv[3])
 adapter = app.url_map.bind("localhost", "/")
 result = {}
 for url in urls:
@@ -133,6 +139,7 @@ def check_project(
         if gcloud_report is not None:
             report.findings += _uploads(ctx, gcloud_report)
         report.findings += _cron(ctx, import_app)
+        report.findings += task_checks(ctx, import_app, source_files(root, None))
         report.findings += _indexes(ctx, gcloud_report)
     report.findings = _dedupe(report.findings)
     return report
@@ -443,11 +450,19 @@ def resolve_routes(
     root: Path, target: str, urls: list[str], timeout: float = 60.0
 ) -> tuple[dict[str, list[str | None]] | None, str | None]:
     """Import the app ``target`` (``module:expr``) in a subprocess and match ``urls``."""
+    return run_app_probe(root, target, _ROUTE_PROBE, "ROUTES:", [json.dumps(urls)], timeout)
+
+
+def run_app_probe(
+    root: Path, target: str, code: str, marker: str, args: list[str], timeout: float = 60.0
+) -> tuple[t.Any, str | None]:
+    """Run ``code`` after :data:`APP_IMPORT` in a subprocess (the app as ``app``); the JSON
+    it prints after ``marker``, or ``None`` and the last line of its error output."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("GAE_")}
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     try:
         done = subprocess.run(
-            [sys.executable, "-c", _ROUTE_PROBE, str(root.resolve()), target, json.dumps(urls)],
+            [sys.executable, "-c", APP_IMPORT + code, str(root.resolve()), target, *args],
             capture_output=True,
             text=True,
             timeout=timeout,
@@ -458,8 +473,8 @@ def resolve_routes(
     except (OSError, subprocess.TimeoutExpired) as error:
         return None, str(error)
     for line in done.stdout.splitlines():
-        if line.startswith("ROUTES:"):
-            return json.loads(line[len("ROUTES:") :]), None
+        if line.startswith(marker):
+            return json.loads(line[len(marker) :]), None
     last = (done.stderr.strip().splitlines() or ["no output"])[-1]
     return None, last
 

@@ -20,6 +20,7 @@ import click
 from .base import DEFAULT_BUCKET, DEFAULT_PROJECT
 from .group import Emulators
 from .processes import EmulatorError, pid_alive
+from .tasks import tasks_available
 
 DEFAULT_STATE_DIR = ".emulators"
 _STATE_FILE = "state.json"
@@ -38,7 +39,7 @@ def ready_line(emulators: Emulators) -> str:
 
 @click.group("emulators")
 def emulators() -> None:
-    """Run the Datastore and Cloud Storage emulators locally."""
+    """Run the Datastore, Cloud Storage and Cloud Tasks emulators locally."""
 
 
 @emulators.command("start")
@@ -60,6 +61,17 @@ def emulators() -> None:
     help="'firestore' runs the Firestore emulator in Datastore mode (in memory).",
 )
 @click.option(
+    "--tasks-target",
+    default="127.0.0.1:8080",
+    show_default=True,
+    help="host:port of the app the Cloud Tasks emulator delivers tasks to.",
+)
+@click.option(
+    "--no-tasks",
+    is_flag=True,
+    help="Do not start the Cloud Tasks emulator (not started either without the tasks extra).",
+)
+@click.option(
     "--storage-backend",
     type=click.Choice(["gcp-storage-emulator", "fake-gcs-server"]),
     default="gcp-storage-emulator",
@@ -72,8 +84,10 @@ def start_command(
     in_memory: bool,
     datastore_mode: t.Literal["datastore", "firestore"],
     storage_backend: t.Literal["gcp-storage-emulator", "fake-gcs-server"],
+    tasks_target: str,
+    no_tasks: bool,
 ) -> None:
-    """Start both emulators and keep them running until Ctrl-C."""
+    """Start the emulators and keep them running until Ctrl-C."""
     persistent = not in_memory and datastore_mode == "datastore"
     group = Emulators(
         project,
@@ -81,6 +95,7 @@ def start_command(
         data_dir=data_dir if persistent else None,
         datastore_mode=datastore_mode,
         storage_backend=storage_backend,
+        tasks_target=None if no_tasks or not tasks_available() else tasks_target,
     )
     stop_requested = threading.Event()
 

@@ -39,9 +39,16 @@ class Emulators:
         ] = "gcp-storage-emulator",
         datastore: bool = True,
         storage: bool = True,
+        tasks_target: str | None = None,
     ) -> None:
         root = Path(data_dir) if data_dir is not None else None
         self.project = project
+        # The Cloud Tasks emulator, delivering to the app at tasks_target ("host:port").
+        self.tasks: _Emulator | None = None
+        if tasks_target:
+            from .tasks import TasksEmulator
+
+            self.tasks = TasksEmulator(project, target=tasks_target)
         self.datastore = (
             DatastoreEmulator(
                 project, data_dir=root / "datastore" if root else None, mode=datastore_mode
@@ -64,7 +71,7 @@ class Emulators:
     @property
     def members(self) -> list[_Emulator]:
         """The emulators in this group."""
-        return [e for e in (self.datastore, self.storage) if e is not None]
+        return [e for e in (self.datastore, self.storage, self.tasks) if e is not None]
 
     def start(self, timeout: float = 60.0) -> None:
         """Start every emulator and wait until all are healthy (stop all on failure)."""
@@ -95,6 +102,9 @@ class Emulators:
         env: dict[str, str] = {"GOOGLE_CLOUD_PROJECT": self.project}
         for emulator in self.members:
             env.update(emulator.env)
+        if self.storage is not None and self.storage.bucket:
+            # The app's bucket is the one created here (not "<project>.appspot.com").
+            env["GCS_BUCKET"] = self.storage.bucket
         return env
 
     def apply_env(self, environ: t.MutableMapping[str, str] | None = None) -> None:
@@ -127,10 +137,12 @@ def local_emulators(
     data_dir: str | os.PathLike[str] = ".emulators",
     project: str = DEFAULT_PROJECT,
     bucket: str = DEFAULT_BUCKET,
+    tasks_target: str | None = None,
 ) -> Iterator[Emulators | None]:
     """Emulators for a local development server, with data kept in ``data_dir``.
 
-    Starts both emulators, exports their variables for the app (and for the reloader's
+    Starts both emulators (and the Cloud Tasks emulator, delivering to ``tasks_target``,
+    when given), exports their variables for the app (and for the reloader's
     child process, which inherits them), and stops them on exit. Inside werkzeug's
     reloader child, or when ``DATASTORE_EMULATOR_HOST`` already points somewhere, it starts
     nothing and yields ``None``: the emulators of the parent process are used.
@@ -138,7 +150,11 @@ def local_emulators(
     if os.environ.get("WERKZEUG_RUN_MAIN") == "true" or os.environ.get("DATASTORE_EMULATOR_HOST"):
         yield None
         return
-    group = Emulators(project, bucket=bucket, data_dir=data_dir)
+    from .tasks import tasks_available
+
+    if not tasks_available():
+        tasks_target = None  # the tasks extra is not installed: nothing could enqueue
+    group = Emulators(project, bucket=bucket, data_dir=data_dir, tasks_target=tasks_target)
     group.start()
     group.apply_env()
     parts = ", ".join(f"{e.name} {e.startup_seconds or 0:.2f} s" for e in group.members)

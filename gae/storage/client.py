@@ -57,7 +57,7 @@ def anonymous_client(project: str | None, api_endpoint: str | None = None) -> t.
     credentials would try to fetch a token, and hang, against the emulator.
     """
     from google.auth.credentials import AnonymousCredentials
-    from google.cloud import storage  # type: ignore[import-untyped, unused-ignore]
+    from google.cloud import storage  # type: ignore[import-untyped, attr-defined, unused-ignore]
 
     credentials = AnonymousCredentials()  # type: ignore[no-untyped-call]
     options = {"api_endpoint": api_endpoint} if api_endpoint else None
@@ -70,7 +70,7 @@ def _default_client() -> t.Any:
     settings = get_settings()
     if settings.storage_emulator_host:
         return anonymous_client(settings.project)
-    from google.cloud import storage  # type: ignore[import-untyped, unused-ignore]
+    from google.cloud import storage  # type: ignore[import-untyped, attr-defined, unused-ignore]
 
     return storage.Client(project=settings.project)
 

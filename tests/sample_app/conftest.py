@@ -10,9 +10,11 @@ import pytest
 
 import gae.ndb
 import gae.storage
+import gae.tasks
 from framework import Flask
 from framework.testing import FlaskClient
 from gae.emulators import DatastoreEmulator, StorageEmulator
+from gae.emulators.tasks import TasksEmulator
 from gae.settings import reload_settings
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -22,14 +24,19 @@ CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 def app(
     datastore_emulator: DatastoreEmulator,
     gcs_emulator: StorageEmulator,
+    tasks_emulator: TasksEmulator,
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[Flask]:
     # Other session fixtures (fake-gcs-server) export their own STORAGE_EMULATOR_HOST:
     # point this test's clients at these emulators explicitly, with fresh clients.
-    for key, value in {**datastore_emulator.env, **gcs_emulator.env}.items():
+    # Tasks the app defers (attachment scans) wait in the paused queues of the Cloud
+    # Tasks emulator; a test runs them with the cloud_tasks fixture.
+    env = {**datastore_emulator.env, **gcs_emulator.env, **tasks_emulator.env}
+    for key, value in env.items():
         monkeypatch.setenv(key, value)
     reload_settings()
     gae.ndb.set_client_factory(None)
+    gae.tasks.set_client_factory(None)
     gae.storage.set_client_factory(None)
     datastore_emulator.reset()
     gcs_emulator.reset()

@@ -187,7 +187,7 @@ def test_logout_destroys_the_server_side_session(users: Users, app: Flask) -> No
 
 # -- CSRF ------------------------------------------------------------------------------
 
-CSRF_EXEMPT = {"_ah_warmup", "gae_session_cleanup"}
+CSRF_EXEMPT = {"_ah_warmup", "gae_session_cleanup", "gae_tasks_run"}
 
 
 def _state_changing_urls(app: Flask, post_id: int) -> list[tuple[str, str]]:

@@ -53,27 +53,29 @@ def _processes_mentioning(text: str) -> list[int]:
     return found
 
 
-def test_python_m_sample_app_serves_hello_world(tmp_path: Path) -> None:
-    port = _free_port()
-    data_dir = tmp_path / "emulator-data"
-    # A clean environment: variables other tests export (emulator hosts, App Engine
-    # facts, secrets) must not decide how `make run` starts.
-    leaked = (
-        "GAE_",
-        "GOOGLE_",
-        "DATASTORE_",
-        "STORAGE_",
-        "GCS_",
-        "SECRET_KEY",
-        "WERKZEUG_",
-        "FLASK_",
-        "NOTICEBOARD_",
-        "CLOUDSDK_",
-    )
-    env = {k: v for k, v in os.environ.items() if not k.startswith(leaked)}
+#: Variables other tests export (emulator hosts, App Engine facts, secrets) that must not
+#: decide how `make run` starts.
+LEAKED = (
+    "GAE_",
+    "GOOGLE_",
+    "DATASTORE_",
+    "STORAGE_",
+    "GCS_",
+    "CLOUD_TASKS_",
+    "SECRET_KEY",
+    "WERKZEUG_",
+    "FLASK_",
+    "NOTICEBOARD_",
+    "CLOUDSDK_",
+)
+
+
+def start_sample_app(port: int, data_dir: Path) -> subprocess.Popen[bytes]:
+    """`python -m sample_app` on ``port`` in a clean environment, in its own process group
+    (debug mode starts a reloader child that must die too)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(LEAKED)}
     env.update(HOST="127.0.0.1", PORT=str(port), EMULATOR_DATA_DIR=str(data_dir))
-    # Its own process group: debug mode starts a reloader child that must die too.
-    proc = subprocess.Popen(
+    return subprocess.Popen(
         [sys.executable, "-m", "sample_app"],
         cwd=ROOT,
         env=env,
@@ -81,18 +83,29 @@ def test_python_m_sample_app_serves_hello_world(tmp_path: Path) -> None:
         stderr=subprocess.PIPE,
         start_new_session=True,
     )
+
+
+def interrupt(proc: subprocess.Popen[bytes]) -> bytes:
+    """Ctrl-C, as a person stops `make run` (SIGKILL if that does not do it); its stderr."""
+    os.killpg(proc.pid, signal.SIGINT)
+    try:
+        _, stderr = proc.communicate(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        _, stderr = proc.communicate()
+    return stderr
+
+
+def test_python_m_sample_app_serves_hello_world(tmp_path: Path) -> None:
+    port = _free_port()
+    data_dir = tmp_path / "emulator-data"
+    proc = start_sample_app(port, data_dir)
     try:
         body = _get(f"http://127.0.0.1:{port}/", time.monotonic() + 90, proc)
         assert b"Latest notices" in body
         assert _processes_mentioning(str(data_dir)), "the emulators should be running"
     finally:
-        # Ctrl-C, as a person stops `make run`.
-        os.killpg(proc.pid, signal.SIGINT)
-        try:
-            _, stderr = proc.communicate(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            _, stderr = proc.communicate()
+        stderr = interrupt(proc)
     assert b"Debug mode: on" in stderr
     assert b"Emulators ready: Datastore emulator" in stderr
     deadline = time.monotonic() + 15

@@ -126,6 +126,7 @@ def test_root_requirements_are_pinned_to_the_tested_versions() -> None:
         "markupsafe",
         "google-cloud-ndb",
         "google-cloud-storage",
+        "google-cloud-tasks",
         "granian",
     }
     for requirement in requirements:
@@ -433,7 +434,7 @@ def test_init_refuses_to_overwrite_unless_forced(tmp_path: Path) -> None:
     runner = CliRunner()
     result = runner.invoke(gae_group, ["init", str(tmp_path), "--package", "shop"])
     assert result.exit_code == 0, result.output
-    assert "Wrote 17 files" in result.output
+    assert "Wrote 18 files" in result.output
     (tmp_path / "main.py").write_text("# mine\n")
     again = runner.invoke(gae_group, ["init", str(tmp_path), "--package", "shop"])
     assert again.exit_code == 1

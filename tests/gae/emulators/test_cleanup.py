@@ -119,6 +119,7 @@ def test_cli_start_prints_exports_env_repeats_them_and_ctrl_c_stops(tmp_path: Pa
         )
         assert "export DATASTORE_EMULATOR_HOST=127.0.0.1:" in env.stdout
         assert "export STORAGE_EMULATOR_HOST=http://127.0.0.1:" in env.stdout
+        assert "export CLOUD_TASKS_EMULATOR_HOST=127.0.0.1:" in env.stdout
         os.killpg(proc.pid, signal.SIGINT)
         out, err = proc.communicate(timeout=30)
     finally:
@@ -129,6 +130,7 @@ def test_cli_start_prints_exports_env_repeats_them_and_ctrl_c_stops(tmp_path: Pa
     assert out.strip() == env.stdout.strip()
     assert "Emulators ready: Datastore emulator" in err
     assert " s, Cloud Storage emulator" in err
+    assert " s, Cloud Tasks emulator" in err
     assert "Emulators stopped." in err
     assert not (data_dir / "state.json").exists()
     assert not any(pid_alive(pid) for pid in state["pids"])
