@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import pytest
 from google.api_core import exceptions
 
-from gae.emulators import HOST
+from gae.emulators.base import HOST
 from gae.emulators.tasks import TasksEmulator
 
 
