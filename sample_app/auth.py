@@ -9,7 +9,8 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from framework import Blueprint, flash, g, redirect, render_template, request, session, url_for
 from gae.sessions import regenerate
 
-from . import csrf, limits
+from .csrf import rotate as rotate_csrf
+from .limits import Verdict, client_id, reserve, succeeded
 from .models import USERNAME, User
 from .security import safe_next
 
@@ -23,7 +24,7 @@ def _logged_in_as(user: User) -> None:
     """A new session id and new CSRF tokens for the new privilege (a session or token
     planted before is worthless after it), then the user id."""
     regenerate()
-    csrf.rotate()
+    rotate_csrf()
     session["user_id"] = user.key.id()
 
 
@@ -61,21 +62,21 @@ def login() -> t.Any:
     next_url = safe_next(request.values.get("next"), url_for("posts.index"))
     if request.method == "POST":
         password = request.form.get("password", "")
-        client = limits.client_id()
+        client = client_id()
         # Counted before the password is checked: see sample_app.limits.
-        verdict = limits.reserve(username, client)
-        if verdict is not limits.Verdict.ALLOWED:
-            if verdict is limits.Verdict.BLOCKED:
+        verdict = reserve(username, client)
+        if verdict is not Verdict.ALLOWED:
+            if verdict is Verdict.BLOCKED:
                 errors["form"] = "Too many failed attempts. Wait 15 minutes and try again."
             else:
                 errors["form"] = "Too many login attempts at once. Try again in a moment."
             page = render_template("login.html", errors=errors, username=username, next=next_url)
-            return page, 429, {"Retry-After": "900" if verdict is limits.Verdict.BLOCKED else "5"}
+            return page, 429, {"Retry-After": "900" if verdict is Verdict.BLOCKED else "5"}
         user = User.lookup(username) if username else None
         if user is None or not check_password_hash(user.password_hash, password):
             errors["form"] = "Wrong username or password."
         else:
-            limits.succeeded(username, client)
+            succeeded(username, client)
             _logged_in_as(user)
             flash(f"Hello, {user.username}.", "success")
             return redirect(next_url)
@@ -90,6 +91,6 @@ def logout() -> t.Any:
         # only carries the goodbye message, and is deleted once that has been shown.
         session.clear()
         regenerate()
-        csrf.rotate()
+        rotate_csrf()
         flash("You are logged out.", "info")
     return redirect(url_for("posts.index"))

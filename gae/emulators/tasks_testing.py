@@ -20,6 +20,7 @@ import typing as t
 
 from werkzeug.serving import make_server
 
+from gae.errors import GaeError
 from gae.tasks.client import describe
 
 from .base import HOST
@@ -70,8 +71,11 @@ class TaskRun(t.NamedTuple):
     retry: int
 
 
-class TasksStillFailing(AssertionError):
-    """``run_all()`` gave up on tasks that kept failing."""
+class TasksStillFailing(GaeError, AssertionError):
+    """``run_all()`` gave up on tasks that kept failing.
+
+    An ``AssertionError`` too, so pytest reports it as the failed check it is.
+    """
 
 
 class TaskQueues:

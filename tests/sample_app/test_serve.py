@@ -32,7 +32,8 @@ def _get(url: str, deadline: float, proc: subprocess.Popen[bytes]) -> bytes:
             # Refused while the server starts, or slow to answer its first request on
             # a loaded machine: both are retried until the deadline.
             if proc.poll() is not None:
-                stderr = proc.stderr.read() if proc.stderr else b""
+                stream = proc.stderr or proc.stdout
+                stderr = stream.read() if stream else b""
                 raise AssertionError(f"`python -m sample_app` exited: {stderr[-2000:]!r}") from None
             if time.monotonic() > deadline:
                 raise
@@ -139,8 +140,9 @@ def test_app_yaml_command_line_without_a_secret_serves_only_this_machine(
         entrypoint_argv(port),
         cwd=ROOT,
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        # gae.setup_logging() (sample_app.main) logs to stdout, as App Engine reads it.
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
         start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}/healthz"
@@ -159,8 +161,8 @@ def test_app_yaml_command_line_without_a_secret_serves_only_this_machine(
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:
-            _, stderr = proc.communicate(timeout=15)
+            output, _ = proc.communicate(timeout=15)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
-            _, stderr = proc.communicate()
-    assert b"Refused a request from 127.0.0.1" in stderr
+            output, _ = proc.communicate()
+    assert b"Refused a request from 127.0.0.1" in output
