@@ -10,8 +10,8 @@ from pathlib import Path
 
 import click
 
-from .appyaml import B_CLASSES, F_CLASSES, FRAMEWORK_RUNTIMES
 from .checks import check_project
+from .runtimes import B_CLASSES, F_CLASSES, FRAMEWORK_RUNTIMES
 from .scaffold import ProjectOptions, ScaffoldError, package_name_for, write_project
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from gae.errors import GaeError
 
-from .appyaml import DEFAULT_INSTANCE_CLASS, FRAMEWORK_RUNTIMES, INSTANCE_CLASSES
+from .runtimes import DEFAULT_INSTANCE_CLASS, FRAMEWORK_RUNTIMES, INSTANCE_CLASSES
 
 TEMPLATE_DIR = Path(__file__).with_name("templates") / "project"
 DISTRIBUTION = "gae-framework"
