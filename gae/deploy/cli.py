@@ -45,9 +45,15 @@ def gae() -> None:
     "--entrypoint/--no-entrypoint",
     default=True,
     show_default=True,
-    help="Write an explicit gunicorn entrypoint (else App Engine's default, main:app).",
+    help="Write an explicit granian entrypoint (else App Engine's default: gunicorn on main:app).",
 )
-@click.option("--threads", type=int, default=8, show_default=True, help="gunicorn threads.")
+@click.option(
+    "--threads",
+    type=int,
+    default=8,
+    show_default=True,
+    help="granian blocking threads (and backpressure) per worker.",
+)
 @click.option("--max-instances", type=int, default=3, show_default=True)
 @click.option(
     "--vendor",
