@@ -10,6 +10,7 @@ with the checks that span several files.
 from __future__ import annotations
 
 import difflib
+import functools
 import math
 import re
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from pathlib import Path
 import yaml
 
 from .entrypoint import Requirement
+from .requirements import uses_gae_wrap
 from .runtimes import (
     B_CLASSES,
     DEFAULT_INSTANCE_CLASS,
@@ -88,6 +90,11 @@ class AppYamlContext:
     def instance_class(self) -> str:
         """The instance class in effect."""
         return self.app.text("instance_class") or DEFAULT_INSTANCE_CLASS[self.scaling[0]]
+
+    @functools.cached_property
+    def uses_gae_wrap(self) -> bool:
+        """Whether the app is wrapped with ``gae.wrap`` (see :func:`uses_gae_wrap`)."""
+        return uses_gae_wrap(self.root)
 
     def requirement(self, name: str) -> Requirement | None:
         """The requirements.txt line for a distribution, if listed."""
@@ -398,6 +405,29 @@ def _env_variables(ctx: AppYamlContext) -> list[Finding]:
             )
             continue
         reason = _secret_reason(name, value)
+        if reason == _BY_NAME and looks_like_placeholder(value):
+            # A placeholder is no leaked secret, but it is not harmless either: the
+            # variable wins over Secret Manager (load_secret_key reads it first), so the
+            # app runs with this value. gae.wrap refuses a placeholder SECRET_KEY and the
+            # app does not start: that stays an error.
+            refused = name in {"SECRET_KEY", "SECRET_KEY_FALLBACKS"} and ctx.uses_gae_wrap
+            found.append(
+                ctx.finding(
+                    value_node,
+                    "error" if refused else "warning",
+                    f"env_variables.{name} holds a placeholder ({value!r}); the app runs "
+                    "with it on App Engine"
+                    + (
+                        ", and gae.wrap refuses to start with a placeholder SECRET_KEY."
+                        if refused
+                        else " instead of the real value."
+                    ),
+                    f"Remove {name} from app.yaml and load the real value from Secret "
+                    "Manager (gae.secret_manager.load_secret_key).",
+                    "env-secret",
+                )
+            )
+            continue
         if reason:
             found.append(
                 ctx.finding(
@@ -413,6 +443,26 @@ def _env_variables(ctx: AppYamlContext) -> list[Finding]:
     return found
 
 
+_BY_NAME = "its name says so"
+_PLACEHOLDER = re.compile(
+    r"(<[^>]*>|\$\{?[A-Za-z_]\w*\}?|x{3,}|\*{3,}|\.{3}|_+|-+|"
+    r"(change|replace|fill|set|put)[-_ ]?(me|this|it|in|later)?\b.*|"
+    r"(your|my)[-_ ].*|"
+    r"todo|tbd|fixme|placeholder|dummy|example|sample|none|null|empty|unset|redacted|"
+    r"secret|password|passwd|token|key|dev|development|test|testing|fake|insecure)",
+    re.IGNORECASE,
+)
+
+
+def looks_like_placeholder(value: str) -> bool:
+    """Whether ``value`` is a stand-in for a secret (``changeme``, ``<token>``, ``xxx``,
+    ``${DB_PASSWORD}``), not a real one."""
+    from gae.wsgi import PLACEHOLDER_SECRETS
+
+    stripped = value.strip()
+    return stripped.lower() in PLACEHOLDER_SECRETS or bool(_PLACEHOLDER.fullmatch(stripped))
+
+
 def _secret_reason(name: str, value: str) -> str | None:
     if not value or _SECRET_REFERENCE.match(value):
         return None
@@ -420,7 +470,7 @@ def _secret_reason(name: str, value: str) -> str | None:
         if pattern.search(value):
             return f"the value contains {what}"
     if _SECRET_KEY_NAME.search(name) and not _NOT_A_SECRET_NAME.search(name):
-        return "its name says so"
+        return _BY_NAME
     if _looks_random(value):
         return "the value is a long random string"
     return None
@@ -438,7 +488,8 @@ def _looks_random(value: str) -> bool:
 
 def _inbound_services(ctx: AppYamlContext) -> list[Finding]:
     services = {text(node) for node in items(ctx.app.get("inbound_services"))}
-    if ctx.scaling[0] == "automatic" and "warmup" not in services:
+    # Only gae.wrap answers /_ah/warmup; for another app, warmup requests would be 404s.
+    if ctx.scaling[0] == "automatic" and "warmup" not in services and ctx.uses_gae_wrap:
         return [
             ctx.finding(
                 ctx.app.key_line("inbound_services") or ctx.app.key_line("runtime"),

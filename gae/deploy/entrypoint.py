@@ -317,6 +317,8 @@ class Requirement:
     raw: str
     name: str | None
     spec: str
+    #: The extras asked for (``gae-framework[gae,tasks]`` -> ``{"gae", "tasks"}``).
+    extras: frozenset[str] = frozenset()
 
 
 def canonical_name(name: str) -> str:
@@ -336,5 +338,10 @@ def read_requirements(path: Path) -> list[Requirement]:
             found.append(Requirement(number, line, None, ""))
             continue
         spec = match.group(3).split(";", 1)[0].strip()
-        found.append(Requirement(number, line, canonical_name(match.group(1)), spec))
+        extras = frozenset(
+            canonical_name(extra.strip())
+            for extra in (match.group(2) or "[]")[1:-1].split(",")
+            if extra.strip()
+        )
+        found.append(Requirement(number, line, canonical_name(match.group(1)), spec, extras))
     return found

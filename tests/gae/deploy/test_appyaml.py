@@ -621,7 +621,7 @@ def test_scaffold_never_pins_a_version_it_cannot_read(monkeypatch: pytest.Monkey
     # Tools come from the tested table even where they are not installed ...
     monkeypatch.setattr(scaffold.metadata, "version", not_installed)
     runtime, dev = scaffold.requirements_for(
-        ProjectOptions(vendor=True, pins={n: "1.0" for n in scaffold.RUNTIME_DEPENDENCIES})
+        ProjectOptions(vendor=True, pins=dict.fromkeys(scaffold.RUNTIME_DEPENDENCIES, "1.0"))
     )
     assert "gcp-storage-emulator==2026.7.19" in dev
     assert not [line for line in runtime + dev if line.endswith("==0")]
