@@ -619,7 +619,7 @@ def test_scaffold_never_pins_a_version_it_cannot_read(monkeypatch: pytest.Monkey
         raise metadata.PackageNotFoundError(name)
 
     # Tools come from the tested table even where they are not installed ...
-    monkeypatch.setattr(scaffold.metadata, "version", not_installed)
+    monkeypatch.setattr(metadata, "version", not_installed)
     runtime, dev = scaffold.requirements_for(
         ProjectOptions(vendor=True, pins=dict.fromkeys(scaffold.RUNTIME_DEPENDENCIES, "1.0"))
     )
@@ -628,3 +628,34 @@ def test_scaffold_never_pins_a_version_it_cannot_read(monkeypatch: pytest.Monkey
     # ... and a runtime dependency that is not installed is an error naming the fix.
     with pytest.raises(ScaffoldError, match=r"werkzeug is not installed here.*pip install"):
         scaffold.requirements_for(ProjectOptions(vendor=True))
+
+
+def test_granian_options_are_read() -> None:
+    entry = parse_entrypoint(
+        "granian --interface=wsgi --host 0.0.0.0 --port $PORT --workers 2 --no-ws "
+        "--blocking-threads 8 --backpressure 4 --http 1 --log-level warning main:app"
+    )
+    assert (entry.program, entry.interface, entry.host, entry.port) == (
+        "granian",
+        "wsgi",
+        "0.0.0.0",
+        "$PORT",
+    )
+    assert (entry.workers, entry.blocking_threads, entry.backpressure) == (2, 8, 4)
+    assert entry.app_target == "main:app"
+    assert parse_entrypoint("python -m granian --port $PORT main:app").is_granian
+
+
+def test_local_argv_only_changes_the_bind_and_the_app(tmp_path: Path) -> None:
+    from gae.deploy.entrypoint import local_argv
+
+    command = (ROOT / "app.yaml").read_text().split("\nentrypoint: ", 1)[1].split("\n", 1)[0]
+    argv = local_argv(command, "127.0.0.1", 9999, bin_dir=tmp_path, targets={"x": "y"})
+    assert argv[0] == str(tmp_path / "granian")
+    assert argv[argv.index("--host") + 1] == "127.0.0.1"
+    assert argv[argv.index("--port") + 1] == "9999"
+    assert argv[1:] == [
+        {"0.0.0.0": "127.0.0.1", "$PORT": "9999"}.get(word, word) for word in command.split()[1:]
+    ]
+    gunicorn = local_argv("gunicorn -b :$PORT main:app", "127.0.0.1", 80, bin_dir=tmp_path)
+    assert gunicorn[1:] == ["-b", "127.0.0.1:80", "main:app"]
