@@ -96,6 +96,13 @@ def init_command(
         f"Next: cd {directory} && make test && make run; before the first deploy, store "
         "SECRET_KEY in Secret Manager (see README.md), then 'make deploy'."
     )
+    if not vendor:
+        # Until the distribution is on PyPI, pip finds it only where its wheel was built.
+        click.echo(
+            "requirements.txt installs gae-framework: if it is not on your package index "
+            "yet, run 'PIP_FIND_LINKS=/path/to/gae-framework/dist make test', or use "
+            "--vendor (README.md)."
+        )
 
 
 @gae.command("check")
