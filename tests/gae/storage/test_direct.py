@@ -707,3 +707,62 @@ def test_a_finalize_before_the_upload_leaves_the_ticket_usable(
         store.finalize(bad.ticket, purpose=PURPOSE)
     with pytest.raises(UploadConflict):
         store.finalize(bad.ticket, purpose=PURPOSE)
+
+
+# -- unfinalized uploads are cleaned up (issue 17, point 6) --------------------------------------
+
+
+def test_cleanup_deletes_only_unfinalized_uploads_once_they_expire(bucket: storage.Bucket) -> None:
+    from gae.storage import cleanup_uploads
+
+    app = Flask(__name__)
+    app.config["SECRET_KEY"] = "s" * 32
+    store = Storage(app, bucket=bucket.name, client=bucket.client)
+
+    def uploaded(name: str) -> DirectUpload:
+        upload = store.resumable_upload(name, "image/png", len(PNG), purpose=PURPOSE)
+        requests.put(upload.url, data=PNG, timeout=30).raise_for_status()
+        return upload
+
+    abandoned = uploaded("abandoned.png")
+    kept = uploaded("kept.png")
+    record = store.finalize(kept.ticket, purpose=PURPOSE)
+    never_sent = store.resumable_upload("never.png", "image/png", len(PNG), purpose=PURPOSE)
+    assert names(bucket) == sorted([abandoned.object_name, kept.object_name])
+    # While its session or ticket may still be used, an upload is left alone.
+    assert cleanup_uploads(store) == (0, True)
+    assert cleanup_uploads(store, now=datetime.datetime.now(datetime.UTC)) == (0, True)
+    later = datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=8)
+    assert cleanup_uploads(store, now=later, batch_size=1) == (2, True)
+    assert names(bucket) == [record.name]  # the finalized object stays
+    assert cleanup_uploads(store, now=later) == (0, True)
+    with pytest.raises(UploadConflict):  # its record is gone: the ticket is spent
+        store.finalize(abandoned.ticket, purpose=PURPOSE)
+    with pytest.raises(UploadConflict):
+        store.finalize(never_sent.ticket, purpose=PURPOSE)
+
+
+def test_the_cleanup_url_is_cron_only_and_deletes_expired_uploads(bucket: storage.Bucket) -> None:
+    from gae.headers import TRUSTED_KEY
+    from gae.ndb import ensure_context
+    from gae.storage import markers
+
+    app = Flask(__name__)
+    app.config["SECRET_KEY"] = "s" * 32
+    Storage(app, bucket=bucket.name, client=bucket.client)
+    name = "uploads/" + "cd" * 16
+    bucket.blob(name).upload_from_string(PNG, content_type="image/png")
+    past = datetime.datetime.now(datetime.UTC) - datetime.timedelta(days=9)
+    with ensure_context():
+        markers.open_record(bucket.name, name, PURPOSE, past, past + datetime.timedelta(days=1))
+    client = app.test_client()
+    assert client.get("/tasks/upload-cleanup").status_code == 403
+    forged = client.get("/tasks/upload-cleanup", headers={"X-Appengine-Cron": "true"})
+    assert forged.status_code == 403  # off App Engine the header is anyone's
+    assert names(bucket) == [name]
+    # On App Engine (the adapter marks its own headers trusted), as Cron calls it:
+    cron = {TRUSTED_KEY: True, "HTTP_X_APPENGINE_CRON": "true"}
+    response = client.get("/tasks/upload-cleanup", environ_overrides=cron)
+    assert response.get_json() == {"deleted": 1, "finished": True}
+    assert names(bucket) == []
+    assert "gae_storage_cleanup" in app.view_functions
