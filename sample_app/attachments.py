@@ -20,7 +20,7 @@ import typing as t
 from framework import Blueprint, abort, flash, g, jsonify, redirect, request, url_for
 from gae.storage import SigningError
 
-from . import csrf
+from .csrf import sent_token, verify
 from .errors import DATASTORE_UNAVAILABLE
 from .files import record, storage, stored_file
 from .jobs import enqueue_scan
@@ -41,7 +41,7 @@ def may_attach() -> None:
     """
     require_login()
     own_post(int((request.view_args or {}).get("post_id", 0)))
-    csrf.verify(csrf.sent_token())
+    verify(sent_token())
 
 
 def purpose(post: Post) -> str:
