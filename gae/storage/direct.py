@@ -21,6 +21,7 @@ ticket finalizes once.
 from __future__ import annotations
 
 import datetime
+import logging
 import re
 import typing as t
 
@@ -41,6 +42,8 @@ from .policy import (
 )
 from .signing import DirectUpload, ticket_serializer
 from .sniff import SNIFF_BYTES
+
+logger = logging.getLogger("gae.storage")
 
 #: What :func:`gae.storage.client.uuid_name` appends to the policy's prefix.
 _UUID_NAME = re.compile(r"[0-9a-f]{32}")
@@ -262,12 +265,12 @@ class DirectUploads(StorageCore):
             record = finalize_object(self.bucket(), data, policy)
         except UploadRejected as error:
             if isinstance(error, UploadNotFound):
-                markers.release(bucket_name, name)  # not uploaded yet: may come later
+                _give_back(bucket_name, name)  # not uploaded yet: may come later
             else:
                 markers.close(bucket_name, name)  # the object was deleted
             raise
         except BaseException:
-            markers.release(bucket_name, name)
+            _give_back(bucket_name, name)  # Cloud Storage failed: finalize may be retried
             raise
         markers.close(bucket_name, name)
         return record
@@ -309,6 +312,15 @@ class DirectUploads(StorageCore):
         if not isinstance(data, dict):
             raise BadUpload("The upload ticket holds no upload; send the ticket unchanged.")
         return data
+
+
+def _give_back(bucket: str, name: str) -> None:
+    """Release a claim without hiding the error being raised; if Datastore fails too, the
+    record stays claimed and the clean-up deletes the upload once it expires."""
+    try:
+        markers.release(bucket, name)
+    except Exception:
+        logger.warning("Could not release the claim on gs://%s/%s", bucket, name, exc_info=True)
 
 
 def finalize_object(

@@ -51,6 +51,9 @@ class Storage(DirectUploads, Downloads):
     ``GCS_SIGNED_URL_EXPIRES`` (seconds, default 900), ``GCS_SIGNED_URL_ENDPOINT``,
     ``GCS_UPLOAD_TICKET_MAX_AGE`` (seconds, default one day).
 
+    Direct uploads keep a small Datastore record each until they are finalized
+    (:mod:`gae.storage.markers`): they need Datastore, as sessions do.
+
     ``init_app`` also adds the cron-only URL :attr:`cleanup_rule` that deletes direct
     uploads nobody finalized (:func:`gae.storage.cleanup_uploads`); set the class
     attribute to ``None`` in a subclass to leave it out.
