@@ -30,7 +30,7 @@ from framework.alias import warn_if_mixed
 from .errors import ConfigurationError
 from .headers import TRUSTED_KEY, AppEngineRequestMixin, parse_trace
 from .logging import current_trace
-from .ndb import RequestContext, get_client, ndb_in_use
+from .ndb import RequestContext, get_client, ndb_in_use, uses_default_client
 from .request_class import add_request_mixin
 from .settings import Settings, get_settings
 
@@ -317,6 +317,8 @@ class AppEngine:
         self.force_production = settings.on_app_engine
         if settings.on_app_engine:
             self._enforce_production(app)
+        elif self.use_datastore_sessions or ndb_in_use():
+            self._check_datastore_reachable()
         add_request_mixin(app, AppEngineRequestMixin, "AppEngine")
         app.add_url_rule("/_ah/warmup", "_ah_warmup", self._warmup_view)
         if self.use_datastore_sessions:
@@ -331,6 +333,22 @@ class AppEngine:
         app.wsgi_app = AppEngineMiddleware(app.wsgi_app, self)  # type: ignore[method-assign]
 
     # -- production safety -----------------------------------------------------------------
+
+    def _check_datastore_reachable(self) -> None:
+        """Refuse to start an app that needs Datastore where nothing could serve it.
+
+        Off App Engine, with no emulator variables and no credentials, every request
+        would end in a 500 (google.auth finds no credentials): say so now, with the fix.
+        A client factory set by the app or its tests (:func:`gae.ndb.set_client_factory`)
+        is trusted as is.
+        """
+        if not uses_default_client():
+            return
+        from .credentials import credentials_problem
+
+        problem = credentials_problem(get_settings())
+        if problem is not None:
+            raise ConfigurationError(problem)
 
     def secret_is_weak(self) -> bool:
         """Whether ``SECRET_KEY`` is unset, a placeholder or too short (see
