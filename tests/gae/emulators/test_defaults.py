@@ -92,9 +92,7 @@ def test_cli_start_from_a_fresh_folder_exports_the_bucket_the_app_uses(tmp_path:
             timeout=30,
             check=True,
         ).stdout
-        exported = dict(
-            line.removeprefix("export ").split("=", 1) for line in printed.splitlines()
-        )
+        exported = dict(line.removeprefix("export ").split("=", 1) for line in printed.splitlines())
         assert exported["GCS_BUCKET"] == f"{DEFAULT_PROJECT}.appspot.com"
         assert exported["GOOGLE_CLOUD_PROJECT"] == DEFAULT_PROJECT
         # An app with no configuration of its own writes to that bucket, which exists.
