@@ -141,6 +141,13 @@ def _sha256(data: bytes) -> str:
 def test_sign_up_post_attach_small_and_large_download_and_log_out(
     server: str, browser: t.Any, tmp_path: Path
 ) -> None:
+    sign_up_post_attach_download_and_log_out(server, browser, tmp_path)
+
+
+def sign_up_post_attach_download_and_log_out(server: str, browser: t.Any, tmp_path: Path) -> None:
+    """What a person does on the noticeboard at ``server``, in ``browser``: sign up, post,
+    attach a small file through the form and one over 32 MiB straight to the bucket,
+    download both (compared byte for byte) and log out; no page breaks the CSP."""
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait
