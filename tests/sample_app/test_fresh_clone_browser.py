@@ -17,6 +17,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import time
 import typing as t
 import urllib.error
@@ -25,7 +26,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.sample_app.test_browser_e2e import browser as browser  # the fixture
 from tests.sample_app.test_browser_e2e import sign_up_post_attach_download_and_log_out
 from tests.sample_app.test_serve import LEAKED, _free_port
 
@@ -60,7 +60,7 @@ def _user_env(port: int) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(LEAKED)}
     for name in ("VIRTUAL_ENV", "PYTHONPATH", "EMULATOR_DATA_DIR", "MAKEFLAGS", "MFLAGS"):
         env.pop(name, None)
-    venvs = {str(ROOT / ".venv" / "bin"), str(Path(os.sys.executable).parent)}
+    venvs = {str(ROOT / ".venv" / "bin"), str(Path(sys.executable).parent)}
     env["PATH"] = os.pathsep.join(p for p in env["PATH"].split(os.pathsep) if p not in venvs)
     env["PORT"] = str(port)
     return env
@@ -111,8 +111,7 @@ class MakeRun:
 
 
 def test_fresh_clone_make_run_then_both_uploads_in_a_browser(
-    browser: t.Any,  # noqa: F811 - the fixture imported above
-    tmp_path: Path,
+    browser: t.Any, tmp_path: Path
 ) -> None:
     clone = _clone(tmp_path / "clone")
     port = _free_port()
