@@ -52,7 +52,7 @@ class StorageEmulator(_Emulator):
     gcp-storage-emulator ignores; use it where a test depends on them. ``bucket`` is
     created at start and after every reset; the default (``""``) is the project's default
     bucket ``<project>.appspot.com``, the one ``GCS_BUCKET`` defaults to in the app
-    (:attr:`gae.Settings.bucket`); ``None`` creates none.
+    (``gae.get_settings().bucket``); ``None`` creates none.
     """
 
     def __init__(
