@@ -1,10 +1,12 @@
 # Two commands: `make run` serves the sample app, `make test` runs every check.
-# Both create .venv and install everything they need on a fresh machine.
+# Both create .venv and install what they need on a fresh machine (run: the runtime and
+# the emulators; test: every tool too).
 
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+RUN_STAMP := $(VENV)/.installed-run
 BROWSER_STAMP := $(VENV)/.browser
 # Debian's Chromium and its driver, for the end-to-end browser test (root, or via sudo).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -13,11 +15,18 @@ PORT ?= 8080
 
 .PHONY: install run test lint typecheck docs pytest bench bench-http fuzz load clean extensions
 
-$(STAMP): pyproject.toml requirements-dev.txt
+# `make run` installs only what serving the sample app needs (requirements-run.txt: the
+# runtime and the emulators); `make test` adds the tools (requirements-dev.txt). Each has
+# its own stamp, so a second `make run` starts without calling pip.
+$(RUN_STAMP): pyproject.toml requirements.txt requirements-run.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-run.txt
 	# The Cloud Tasks emulator, in its own environment (it needs protobuf<5): once per machine.
 	$(BIN)/python -m gae.emulators.tasks install
+	touch $(RUN_STAMP)
+
+$(STAMP): requirements-dev.txt $(RUN_STAMP)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $(STAMP)
 
 $(BROWSER_STAMP): | $(STAMP)
@@ -51,7 +60,7 @@ $(EXT_STAMP): tests/extensions/requirements.txt tests/extensions/requirements-py
 
 extensions: $(EXT_STAMP)
 
-run: $(STAMP)
+run: $(RUN_STAMP)
 	HOST=$(HOST) PORT=$(PORT) $(BIN)/python -m sample_app
 
 lint: $(STAMP)

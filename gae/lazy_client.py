@@ -35,6 +35,11 @@ class LazyClient:
             if self._on_reset is not None:
                 self._on_reset()
 
+    @property
+    def uses_default(self) -> bool:
+        """Whether the client is (or will be) built by the default factory."""
+        return self._factory is None
+
     def get(self) -> t.Any:
         """The client, built on first use (thread-safe)."""
         client = self._client

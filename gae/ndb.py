@@ -28,6 +28,11 @@ def set_client_factory(factory: t.Callable[[], t.Any] | None) -> None:
     _clients.set_factory(factory)
 
 
+def uses_default_client() -> bool:
+    """Whether the client comes from the environment (no :func:`set_client_factory`)."""
+    return _clients.uses_default
+
+
 def anonymous_client(project: str | None) -> t.Any:
     """An ``ndb.Client`` without credentials: for an emulator, or one that never connects.
 
@@ -45,6 +50,13 @@ def _default_client() -> t.Any:
     settings = get_settings()
     if settings.uses_datastore_emulator:
         return anonymous_client(settings.project)
+    from .credentials import credentials_problem
+    from .errors import ConfigurationError
+
+    problem = credentials_problem(settings)
+    if problem is not None:
+        # Rather than google.auth's DefaultCredentialsError after a metadata probe.
+        raise ConfigurationError(problem)
     from google.cloud import ndb  # type: ignore[import-untyped, unused-ignore]
 
     return ndb.Client(project=settings.project)

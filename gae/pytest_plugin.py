@@ -19,12 +19,14 @@ Fixtures:
     ``myapp:create_app``), with ``TESTING`` on and clean emulators. Define your own ``app``
     fixture to build it differently.
 
-Settings (ini): ``gae_project``, ``gae_bucket``, ``gae_datastore_mode`` (``datastore`` or
+Settings (ini): ``gae_project`` (default ``test-project``), ``gae_bucket`` (default
+``<gae_project>.appspot.com``, exported as ``GCS_BUCKET``), ``gae_datastore_mode`` (``datastore`` or
 ``firestore``), ``gae_app_factory``; ``install_as_flask = true`` calls
 :func:`framework.install_as_flask` before any ``conftest.py`` is imported, so a test suite
 written for Flask (and its extensions) runs on ``framework`` unchanged. Tests that use the
 emulators get the ``emulator`` marker. When an emulator cannot start, those tests are
-skipped with the reason, except in CI (the ``CI`` variable is set), where that is a failure.
+skipped with the reason, and the end of the run counts them and says what to install;
+in CI (the ``CI`` variable is set) that is a failure instead.
 """
 
 from __future__ import annotations
@@ -64,7 +66,12 @@ _EMULATOR_FIXTURES = frozenset(
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("gae_project", "Project id used with the emulators", default="test-project")
-    parser.addini("gae_bucket", "Bucket created in the storage emulator", default="test-bucket")
+    parser.addini(
+        "gae_bucket",
+        "Bucket created in the storage emulator (default: '<gae_project>.appspot.com', the "
+        "app's default GCS_BUCKET)",
+        default="",
+    )
     parser.addini(
         "gae_datastore_mode",
         "Which Datastore emulator: 'datastore' or 'firestore' (Datastore mode)",
@@ -104,10 +111,43 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.emulator)
 
 
+_SKIP_PREFIX = "Emulator unavailable: "
+
+
 def _unavailable(error: EmulatorError) -> t.NoReturn:
     if os.environ.get("CI"):
         pytest.fail(f"Emulator unavailable in CI: {error}", pytrace=False)
-    pytest.skip(f"Emulator unavailable: {error}")
+    pytest.skip(f"{_SKIP_PREFIX}{error}")
+
+
+def _skip_reason(report: pytest.TestReport) -> str:
+    longrepr = report.longrepr
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:
+        return str(longrepr[2])
+    return str(longrepr)
+
+
+def pytest_terminal_summary(terminalreporter: t.Any) -> None:
+    """Say, after the run, how many tests were skipped for a missing emulator and what
+    to install: a row of ``s`` is easy to miss, and then the suite never ran for real."""
+    reasons: dict[str, int] = {}
+    for report in terminalreporter.stats.get("skipped", []):
+        reason = _skip_reason(report)
+        at = reason.find(_SKIP_PREFIX)
+        if at >= 0:
+            cause = reason[at + len(_SKIP_PREFIX) :]
+            reasons[cause] = reasons.get(cause, 0) + 1
+    if not reasons:
+        return
+    total = sum(reasons.values())
+    terminalreporter.write_sep("=", "gae: emulators missing", yellow=True)
+    terminalreporter.write_line(
+        f"{total} test{'s' if total != 1 else ''} using the emulators "
+        f"{'were' if total != 1 else 'was'} skipped because an emulator could not start; "
+        "install what is named below and run again (with CI set they fail instead):"
+    )
+    for cause, count in sorted(reasons.items(), key=lambda item: -item[1]):
+        terminalreporter.write_line(f"  {count} x {cause}")
 
 
 class _Exported:
@@ -164,7 +204,10 @@ def _storage(
         backend=backend,
         log_dir=tmp_path_factory.mktemp("storage-emulator"),
     )
-    yield from _running(emulator, {**emulator.env, "GOOGLE_CLOUD_PROJECT": emulator.project})
+    env = {**emulator.env, "GOOGLE_CLOUD_PROJECT": emulator.project}
+    if emulator.bucket:
+        env["GCS_BUCKET"] = emulator.bucket  # the app's uploads go to the bucket made here
+    yield from _running(emulator, env)
 
 
 @pytest.fixture(scope="session")

@@ -29,6 +29,12 @@ import threading
 import typing as t
 
 
+def default_bucket(project: str) -> str:
+    """The bucket used when ``GCS_BUCKET`` is unset: App Engine's default bucket of
+    ``project``, ``<project>.appspot.com``. The local emulators create the same one."""
+    return f"{project}.appspot.com"
+
+
 class Settings(t.NamedTuple):
     """The environment's facts; see the module documentation for the variables."""
 
@@ -65,7 +71,7 @@ class Settings(t.NamedTuple):
             # "s~my-project" (or "e~" in the EU): the part after the partition prefix.
             project = application.partition("~")[2] or application
         memory = env.get("GAE_MEMORY_MB")
-        bucket = env.get("GCS_BUCKET") or (f"{project}.appspot.com" if project else None)
+        bucket = env.get("GCS_BUCKET") or (default_bucket(project) if project else None)
         return cls(
             env=env.get("GAE_ENV"),
             project=project or None,

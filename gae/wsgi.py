@@ -10,6 +10,9 @@ that makes an app ready for App Engine:
 * ``/_ah/warmup`` runs the warmup hooks once;
 * on App Engine it refuses to start without a real ``SECRET_KEY``, forces debug mode off
   and makes session cookies Secure, HttpOnly and SameSite=Lax;
+* off App Engine, an app that needs Datastore (ndb models, Datastore sessions) where
+  there is neither an emulator nor Google credentials logs the fix at start-up and
+  answers 503 with it, instead of a 500 on every URL;
 * anywhere else, an app without a real ``SECRET_KEY`` (unset, a placeholder such as
   ``"dev"``, or shorter than 16 characters) answers only this machine: see
   :func:`is_local_request`. Cloud Run, App Engine flexible or a VM running the same
@@ -30,7 +33,7 @@ from framework.alias import warn_if_mixed
 from .errors import ConfigurationError
 from .headers import TRUSTED_KEY, AppEngineRequestMixin, parse_trace
 from .logging import current_trace
-from .ndb import RequestContext, get_client, ndb_in_use
+from .ndb import RequestContext, get_client, ndb_in_use, uses_default_client
 from .request_class import add_request_mixin
 from .settings import Settings, get_settings
 
@@ -206,6 +209,10 @@ class AppEngineMiddleware:
             previous.finish()
         if ext.secret_is_weak() and not is_local_request(environ):
             return ext.refuse_remote(environ, start_response)
+        if not ext._datastore_ok and ext.needs_datastore():
+            problem = ext.datastore_problem()
+            if problem is not None:
+                return ext.refuse_without_datastore(problem, start_response)
         callbacks: list[t.Callable[[], None]] = []
         if ext.trust_headers:
             environ[TRUSTED_KEY] = True
@@ -285,6 +292,8 @@ class AppEngine:
         self._judged_secret: object = _UNJUDGED
         self._weak_secret = True
         self._refusal_logged = False
+        self._datastore_ok = False
+        self._unavailable_logged = False
         if app is not None:
             self.init_app(app)
 
@@ -317,6 +326,14 @@ class AppEngine:
         self.force_production = settings.on_app_engine
         if settings.on_app_engine:
             self._enforce_production(app)
+        elif self.needs_datastore():
+            problem = self.datastore_problem()
+            if problem is not None:
+                # Said at start-up, where `framework run` shows it; every request that
+                # would need Datastore is answered 503 with the same sentence. Not an
+                # exception: tools that only import the app (`framework routes`,
+                # `framework gae check`, a shell) must keep working without credentials.
+                logger.warning("%s", problem)
         add_request_mixin(app, AppEngineRequestMixin, "AppEngine")
         app.add_url_rule("/_ah/warmup", "_ah_warmup", self._warmup_view)
         if self.use_datastore_sessions:
@@ -331,6 +348,47 @@ class AppEngine:
         app.wsgi_app = AppEngineMiddleware(app.wsgi_app, self)  # type: ignore[method-assign]
 
     # -- production safety -----------------------------------------------------------------
+
+    def needs_datastore(self) -> bool:
+        """Whether requests use Datastore: Datastore sessions, or ndb imported."""
+        return self.use_datastore_sessions or ndb_in_use()
+
+    def datastore_problem(self) -> str | None:
+        """Why Datastore cannot be reached here (one sentence naming the fix), or ``None``.
+
+        Off App Engine, with no emulator variables and no credentials, every request
+        would end in a 500 (google.auth finds no credentials). Judged from the
+        environment and two local files, without network; a client factory set by the
+        app or its tests (:func:`gae.ndb.set_client_factory`) is trusted as is. Once
+        Datastore is judged reachable the verdict is kept.
+        """
+        if self._datastore_ok:
+            return None
+        problem: str | None = None
+        if not self.settings.on_app_engine and uses_default_client():
+            from .credentials import credentials_problem
+
+            problem = credentials_problem(get_settings())
+        self._datastore_ok = problem is None
+        return problem
+
+    def refuse_without_datastore(
+        self, problem: str, start_response: StartResponse
+    ) -> Iterable[bytes]:
+        """Answer 503 with ``problem`` (what to start or set), logged once per process."""
+        if not self._unavailable_logged:
+            self._unavailable_logged = True
+            logger.error("Answering 503: %s", problem)
+        body = f"503 Service Unavailable: {problem}\n".encode()
+        start_response(
+            "503 Service Unavailable",
+            [
+                ("Content-Type", "text/plain; charset=utf-8"),
+                ("Content-Length", str(len(body))),
+                ("Cache-Control", "no-store"),
+            ],
+        )
+        return [body]
 
     def secret_is_weak(self) -> bool:
         """Whether ``SECRET_KEY`` is unset, a placeholder or too short (see

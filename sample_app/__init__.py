@@ -49,7 +49,8 @@ def create_app(config: dict[str, t.Any] | None = None) -> Flask:
         SECRET_KEY=load_secret_key() or DEV_SECRET,
         MAX_CONTENT_LENGTH=32 * 1024 * 1024,
         SEND_FILE_MAX_AGE_DEFAULT=3600,
-        UPLOAD_BUCKET=settings.bucket or "local-bucket",
+        # GCS_BUCKET, else "<project>.appspot.com": the bucket the emulators create.
+        UPLOAD_BUCKET=settings.bucket,
     )
     if settings.on_app_engine:
         # Secure there (gae.wrap), host-only and path-wide: the __Host- prefix makes

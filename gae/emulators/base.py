@@ -7,16 +7,30 @@ clients at it and how to wipe its data.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import tempfile
 import time
 from pathlib import Path
 
+from gae.settings import default_bucket
+
 from .processes import EmulatorError, Waiting, free_port, http_get, spawn, stop, wait_until_healthy
 
 DEFAULT_PROJECT = "local-project"
-DEFAULT_BUCKET = "local-bucket"
+#: The bucket the harness creates by default: App Engine's name for the project's default
+#: bucket, which is what the app's settings use when GCS_BUCKET is unset.
+DEFAULT_BUCKET = default_bucket(DEFAULT_PROJECT)
 HOST = "127.0.0.1"
+
+
+def absolute_dir(folder: str | os.PathLike[str] | None) -> Path | None:
+    """``folder`` as an absolute path (``~`` expanded), resolved against the current
+    directory now: emulators run in other working directories, and gcp-storage-emulator
+    refuses relative data folders."""
+    if folder is None:
+        return None
+    return Path(folder).expanduser().resolve()
 
 
 class _Emulator:

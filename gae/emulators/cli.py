@@ -17,9 +17,11 @@ from pathlib import Path
 
 import click
 
-from .base import DEFAULT_BUCKET, DEFAULT_PROJECT
+from gae.errors import GaeError
+
+from .base import DEFAULT_PROJECT
 from .group import Emulators
-from .processes import EmulatorError, pid_alive
+from .processes import pid_alive
 from .tasks import tasks_available
 
 DEFAULT_STATE_DIR = ".emulators"
@@ -44,7 +46,12 @@ def emulators() -> None:
 
 @emulators.command("start")
 @click.option("--project", default=DEFAULT_PROJECT, show_default=True, help="Project id.")
-@click.option("--bucket", default=DEFAULT_BUCKET, show_default=True, help="Bucket to create.")
+@click.option(
+    "--bucket",
+    default="",
+    show_default="<project>.appspot.com, the app's default GCS_BUCKET",
+    help="Bucket to create (exported as GCS_BUCKET).",
+)
 @click.option(
     "--data-dir",
     type=click.Path(file_okay=False, path_type=Path),
@@ -74,8 +81,9 @@ def emulators() -> None:
 @click.option(
     "--storage-backend",
     type=click.Choice(["gcp-storage-emulator", "fake-gcs-server"]),
-    default="gcp-storage-emulator",
+    default="fake-gcs-server",
     show_default=True,
+    help="fake-gcs-server answers browsers' CORS preflights, so direct uploads work.",
 )
 def start_command(
     project: str,
@@ -88,15 +96,19 @@ def start_command(
     no_tasks: bool,
 ) -> None:
     """Start the emulators and keep them running until Ctrl-C."""
+    data_dir = data_dir.expanduser().resolve()  # the emulators run in other folders
     persistent = not in_memory and datastore_mode == "datastore"
-    group = Emulators(
-        project,
-        bucket=bucket,
-        data_dir=data_dir if persistent else None,
-        datastore_mode=datastore_mode,
-        storage_backend=storage_backend,
-        tasks_target=None if no_tasks or not tasks_available() else tasks_target,
-    )
+    try:
+        group = Emulators(
+            project,
+            bucket=bucket,
+            data_dir=data_dir if persistent else None,
+            datastore_mode=datastore_mode,
+            storage_backend=storage_backend,
+            tasks_target=None if no_tasks or not tasks_available() else tasks_target,
+        )
+    except GaeError as error:  # one sentence naming the fix, not a traceback
+        raise click.ClickException(str(error)) from None
     stop_requested = threading.Event()
 
     def request_stop(signum: int, frame: object) -> None:
@@ -107,7 +119,7 @@ def start_command(
     try:
         try:
             group.start()
-        except EmulatorError as error:
+        except GaeError as error:
             raise click.ClickException(str(error)) from None
         data_dir.mkdir(parents=True, exist_ok=True)
         state = {"env": group.env, "pids": [e.pid for e in group.members], "owner": os.getpid()}

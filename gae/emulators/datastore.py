@@ -14,7 +14,7 @@ from pathlib import Path
 
 from gae.sdk import GcloudNotFound, find_sdk_root
 
-from .base import DEFAULT_PROJECT, HOST, _Emulator
+from .base import DEFAULT_PROJECT, HOST, _Emulator, absolute_dir
 from .processes import EmulatorError, http_request
 
 _INSTALL_EMULATOR = (
@@ -60,10 +60,13 @@ class DatastoreEmulator(_Emulator):
     ) -> None:
         if mode not in {"datastore", "firestore"}:
             raise ValueError(f"mode must be 'datastore' or 'firestore', not {mode!r}.")
-        super().__init__(port, log_dir or (Path(data_dir) if data_dir else None))
+        # Absolute: the emulator runs in its own working directory, and a relative folder
+        # given by a user (".emulators") means the one they typed it in.
+        folder = absolute_dir(data_dir)
+        super().__init__(port, log_dir or folder)
         self.project = project
         self.mode = mode
-        self.data_dir = Path(data_dir) if data_dir is not None else None
+        self.data_dir = folder
         self.name = (
             "Datastore emulator" if mode == "datastore" else "Firestore emulator (Datastore mode)"
         )

@@ -12,9 +12,8 @@ import os
 import sys
 import typing as t
 from collections.abc import Iterator
-from pathlib import Path
 
-from .base import DEFAULT_BUCKET, DEFAULT_PROJECT, _Emulator
+from .base import DEFAULT_PROJECT, _Emulator, absolute_dir
 from .datastore import DatastoreEmulator
 from .processes import wait_until_healthy
 from .storage import StorageEmulator
@@ -25,13 +24,15 @@ class Emulators:
 
     Both processes are spawned at once and boot in parallel; :attr:`env` holds the
     variables for clients and child processes, and :meth:`apply_env` exports them.
+    ``data_dir`` is made absolute against the current directory; ``bucket`` defaults to
+    ``<project>.appspot.com``, the bucket the app's settings default to (``None``: none).
     """
 
     def __init__(
         self,
         project: str = DEFAULT_PROJECT,
         *,
-        bucket: str | None = DEFAULT_BUCKET,
+        bucket: str | None = "",
         data_dir: str | os.PathLike[str] | None = None,
         datastore_mode: t.Literal["datastore", "firestore"] = "datastore",
         storage_backend: t.Literal[
@@ -41,7 +42,7 @@ class Emulators:
         storage: bool = True,
         tasks_target: str | None = None,
     ) -> None:
-        root = Path(data_dir) if data_dir is not None else None
+        root = absolute_dir(data_dir)
         self.project = project
         # The Cloud Tasks emulator, delivering to the app at tasks_target ("host:port").
         self.tasks: _Emulator | None = None
@@ -136,10 +137,16 @@ class Emulators:
 def local_emulators(
     data_dir: str | os.PathLike[str] = ".emulators",
     project: str = DEFAULT_PROJECT,
-    bucket: str = DEFAULT_BUCKET,
+    bucket: str | None = "",
     tasks_target: str | None = None,
+    storage_backend: t.Literal["gcp-storage-emulator", "fake-gcs-server"] = "fake-gcs-server",
 ) -> Iterator[Emulators | None]:
     """Emulators for a local development server, with data kept in ``data_dir``.
+
+    ``data_dir`` is made absolute against the current directory. The bucket (default
+    ``<project>.appspot.com``, the app's default) is created and exported as
+    ``GCS_BUCKET``. Storage is fake-gcs-server by default: it answers a browser's CORS
+    preflight, so uploads straight from the browser to the bucket work.
 
     Starts both emulators (and the Cloud Tasks emulator, delivering to ``tasks_target``,
     when given), exports their variables for the app (and for the reloader's
@@ -154,11 +161,18 @@ def local_emulators(
 
     if not tasks_available():
         tasks_target = None  # the tasks extra is not installed: nothing could enqueue
-    group = Emulators(project, bucket=bucket, data_dir=data_dir, tasks_target=tasks_target)
+    folder = absolute_dir(data_dir)
+    group = Emulators(
+        project,
+        bucket=bucket,
+        data_dir=folder,
+        tasks_target=tasks_target,
+        storage_backend=storage_backend,
+    )
     group.start()
     group.apply_env()
     parts = ", ".join(f"{e.name} {e.startup_seconds or 0:.2f} s" for e in group.members)
-    print(f" * Emulators ready: {parts} (data in {data_dir})", file=sys.stderr)
+    print(f" * Emulators ready: {parts} (data in {folder})", file=sys.stderr)
     try:
         yield group
     finally:

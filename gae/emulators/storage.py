@@ -14,7 +14,9 @@ import sys
 import typing as t
 from pathlib import Path
 
-from .base import DEFAULT_BUCKET, DEFAULT_PROJECT, HOST, _Emulator
+from gae.settings import default_bucket
+
+from .base import DEFAULT_PROJECT, HOST, _Emulator, absolute_dir
 from .processes import EmulatorError, http_get, http_request
 
 #: ``platform.machine()`` -> the architecture in fake-gcs-server's program names.
@@ -48,14 +50,16 @@ class StorageEmulator(_Emulator):
 
     fake-gcs-server enforces preconditions such as ``if_generation_match=0``, which
     gcp-storage-emulator ignores; use it where a test depends on them. ``bucket`` is
-    created at start and after every reset.
+    created at start and after every reset; the default (``""``) is the project's default
+    bucket ``<project>.appspot.com``, the one ``GCS_BUCKET`` defaults to in the app
+    (``gae.get_settings().bucket``); ``None`` creates none.
     """
 
     def __init__(
         self,
         project: str = DEFAULT_PROJECT,
         *,
-        bucket: str | None = DEFAULT_BUCKET,
+        bucket: str | None = "",
         port: int | None = None,
         data_dir: str | os.PathLike[str] | None = None,
         backend: t.Literal["gcp-storage-emulator", "fake-gcs-server"] = "gcp-storage-emulator",
@@ -65,11 +69,15 @@ class StorageEmulator(_Emulator):
             raise ValueError(
                 f"backend must be 'gcp-storage-emulator' or 'fake-gcs-server', not {backend!r}."
             )
-        super().__init__(port, log_dir or (Path(data_dir) if data_dir else None))
+        # Absolute: gcp-storage-emulator refuses a relative data folder.
+        folder = absolute_dir(data_dir)
+        super().__init__(port, log_dir or folder)
         self.project = project
-        self.bucket = bucket
+        #: Created at start and after every reset: by default App Engine's name for the
+        #: project's bucket, which is also what the app's settings default to.
+        self.bucket = default_bucket(project) if bucket == "" else bucket
         self.backend = backend
-        self.data_dir = Path(data_dir) if data_dir is not None else None
+        self.data_dir = folder
         self.name = f"Cloud Storage emulator ({backend})"
 
     def command(self) -> list[str]:

@@ -93,36 +93,6 @@ def server(
             proc.stderr.close()
 
 
-@pytest.fixture
-def browser(tmp_path: Path) -> Iterator[object]:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={tmp_path / 'profile'}",
-    ):
-        options.add_argument(flag)
-    # The console (CSP violations are reported there), read with get_log("browser").
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-    driver.set_page_load_timeout(60)
-    try:
-        yield driver
-    finally:
-        driver.quit()
-
-
 def _png(path: Path) -> Path:
     path.write_bytes(b"\x89PNG\r\n\x1a\n" + os.urandom(2048))
     return path
@@ -141,6 +111,13 @@ def _sha256(data: bytes) -> str:
 def test_sign_up_post_attach_small_and_large_download_and_log_out(
     server: str, browser: t.Any, tmp_path: Path
 ) -> None:
+    sign_up_post_attach_download_and_log_out(server, browser, tmp_path)
+
+
+def sign_up_post_attach_download_and_log_out(server: str, browser: t.Any, tmp_path: Path) -> None:
+    """What a person does on the noticeboard at ``server``, in ``browser``: sign up, post,
+    attach a small file through the form and one over 32 MiB straight to the bucket,
+    download both (compared byte for byte) and log out; no page breaks the CSP."""
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait
