@@ -116,7 +116,7 @@ def translate_install(command: str) -> str:
     if not re.match(r"^(python3? -m )?pip install\b", command):
         return command
     return re.sub(
-        r"""(["']?)gae-framework(\[[\w,]+\])?\1""",
+        r"""(?<![\w./-])(["']?)gae-framework(\[[\w,]+\])?\1""",
         lambda m: f'-e "{ROOT}{m.group(2) or ""}"',
         command,
     )

@@ -33,7 +33,9 @@ def test_quickstart_as_a_reader_types_it(tmp_path: Path) -> None:
         served = [s for s in reader.servers if s.url]
         assert [s.command for s in served] == ["framework --app hello run"]
         assert reader.get(str(served[0].url)) == (200, "<p>Hello, World!</p>")
-        assert (reader.folder / ".venv" / "bin" / "framework").exists()
+        # The page's own layout: the clone, and the reader's project beside it.
+        assert (reader.folder / "gae-framework" / "pyproject.toml").exists()
+        assert (reader.folder / "hello" / ".venv" / "bin" / "framework").exists()
     finally:
         reader.stop()
 
