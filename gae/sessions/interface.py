@@ -20,7 +20,7 @@ from framework.sessions import SessionInterface, SessionMixin
 from gae.errors import ConfigurationError
 from gae.ndb import ensure_context
 
-from .store import SessionStoreUnavailable, Store, now
+from .store import SessionStoreUnavailable, Store, dumps, loads, now
 
 if t.TYPE_CHECKING:
     from itsdangerous import TimestampSigner
@@ -39,7 +39,12 @@ _UNAVAILABLE = (
 
 
 class DatastoreSession(CallbackDict[str, t.Any], SessionMixin):
-    """A session whose data lives in Datastore; records which keys a request changed."""
+    """A session whose data lives in Datastore; knows what a request changed in it.
+
+    ``loaded`` is the session's data as it was read (tagged JSON): what :meth:`changes`
+    compares with, so values changed in place (``session["cart"].append(x)``) are saved
+    too, not only the keys assigned or deleted.
+    """
 
     def __init__(
         self,
@@ -47,12 +52,15 @@ class DatastoreSession(CallbackDict[str, t.Any], SessionMixin):
         sid: str | None = None,
         *,
         issued_at: float | None = None,
+        loaded: str | None = None,
     ) -> None:
         self.sid = sid
         #: Whether no stored session backs this one (no cookie, or an unknown id).
         self.new = sid is None
         #: When the cookie was last issued (seconds since the epoch), for refreshes.
         self.issued_at = issued_at
+        #: The data as loaded, serialized (``None``: nothing was loaded).
+        self.loaded = loaded
         self.changed: dict[str, t.Any] = {}
         self.removed: set[str] = set()
         self.regenerate_requested = False
@@ -112,6 +120,21 @@ class DatastoreSession(CallbackDict[str, t.Any], SessionMixin):
         else:
             self.changed.pop(key, None)
             self.removed.add(key)
+
+    def changes(self) -> tuple[dict[str, t.Any], set[str]]:
+        """``(changed, removed)``: the keys this request set, deleted or changed in place.
+
+        Compared with the data as loaded, by serialized value, so a list appended to or a
+        dict updated in place counts as changed even though no key was assigned.
+        """
+        before = loads(self.loaded)
+        changed = {
+            key: value
+            for key, value in self.items()
+            if key in self.changed or key not in before or dumps(value) != dumps(before[key])
+        }
+        removed = (self.removed | before.keys()) - self.keys()
+        return changed, removed
 
     def regenerate(self) -> None:
         """Move the data to a new session id when the response is saved (at login)."""
@@ -243,7 +266,8 @@ class DatastoreSessionInterface(SessionInterface):
         if stored is None:
             return self.session_class()
         data, _expires = stored
-        return self.session_class(data, sid, issued_at=issued_at)
+        # The snapshot a save compares with (in-place changes are only visible that way).
+        return self.session_class(data, sid, issued_at=issued_at, loaded=dumps(data))
 
     def refresh_needed(self, app: Flask, request: Request) -> bool:
         """Whether an untouched session's expiry is due a push (cookie older than the
@@ -296,35 +320,59 @@ class DatastoreSessionInterface(SessionInterface):
             return
         expires = self.expires_at(app)
         if sess.regenerate_requested:
-            new_sid = _new_sid()
-            store.replace_id(sess.sid, new_sid, dict(sess), expires)
-            self._set_cookie(app, sess, new_sid, response)
-            sess.sid = new_sid
+            self._save_regenerated(app, store, sess, response, expires)
             return
         if sess.modified:
-            if not sess:
-                return  # a new session that stayed empty: nothing to store
-            if sess.sid is None:
-                sid = _new_sid()
-                store.create(sid, dict(sess), expires)
-            else:
-                sid = sess.sid
-                explicit = bool(sess.changed or sess.removed)
-                store.merge(
-                    sid,
-                    sess.changed,
-                    sess.removed,
-                    None if explicit else dict(sess),
-                    expires,
-                )
-            self._set_cookie(app, sess, sid, response)
-            sess.sid = sid
+            self._save_modified(app, store, sess, response, expires)
             return
-        if sess.sid is not None and self._refresh_due(app, sess):
-            if store.touch(sess.sid, expires):
-                self._set_cookie(app, sess, sess.sid, response)
-            else:
-                self._delete_cookie(app, response)
+        # A session that vanished meanwhile keeps its cookie untouched: deleting it could
+        # delete the new cookie a concurrent login has just set (cookies go by name).
+        sid = sess.sid
+        if sid is not None and self._refresh_due(app, sess) and store.touch(sid, expires):
+            self._set_cookie(app, sess, sid, response)
+
+    def _save_modified(
+        self,
+        app: Flask,
+        store: Store,
+        sess: DatastoreSession,
+        response: Response,
+        expires: datetime,
+    ) -> None:
+        """Create a new session, or merge this request's changes into the stored one."""
+        if not sess:
+            return  # a new session that stayed empty: nothing to store
+        if sess.sid is None:
+            sid = _new_sid()  # minted here: nobody else can know it yet
+            store.create(sid, dict(sess), expires)
+        else:
+            sid = sess.sid
+            changed, removed = sess.changes()
+            if store.merge(sid, changed, removed, None, expires) is None:
+                _vanished("saving")
+                return
+        self._set_cookie(app, sess, sid, response)
+        sess.sid = sid
+
+    def _save_regenerated(
+        self,
+        app: Flask,
+        store: Store,
+        sess: DatastoreSession,
+        response: Response,
+        expires: datetime,
+    ) -> None:
+        """Move the session to a new id; if a concurrent request already deleted or moved
+        the old one, only what this request itself changed goes to the new id."""
+        new_sid = _new_sid()
+        if not store.replace_id(sess.sid, new_sid, dict(sess), expires):
+            _vanished("regenerating")
+            changed, _removed = sess.changes()
+            if not changed:
+                return
+            store.create(new_sid, changed, expires)
+        self._set_cookie(app, sess, new_sid, response)
+        sess.sid = new_sid
 
     def _refresh_due(self, app: Flask, sess: DatastoreSession) -> bool:
         if sess.issued_at is None:
@@ -371,6 +419,16 @@ def _issued_at(cookie: str) -> float | None:
         return float(bytes_to_int(base64_decode(parts[1])))
     except Exception:  # malformed: let the signature check decide
         return None
+
+
+def _vanished(action: str) -> None:
+    # No session id in the message: it is a credential.
+    logger.warning(
+        "The session was deleted or given a new id by a concurrent request (logout or "
+        "login) while this one was running; %s it would bring it back, so this request's "
+        "session changes were dropped and no session cookie was set.",
+        action,
+    )
 
 
 def _new_sid() -> str:
