@@ -16,7 +16,7 @@ import datetime
 import typing as t
 
 from .client import StorageCore, utcnow
-from .objects import FILENAME_METADATA, delete_quietly
+from .objects import FILENAME_METADATA, delete_quietly, filename_metadata
 from .policy import (
     BadUpload,
     FileTooLarge,
@@ -168,7 +168,7 @@ class DirectUploads(StorageCore):
         lasts up to a week.
         """
         policy, declared, blob, ticket = self._prepare(filename, content_type, size, policy)
-        blob.metadata = {FILENAME_METADATA: sanitize_filename(filename)}
+        blob.metadata = filename_metadata(sanitize_filename(filename))
         url = blob.create_resumable_upload_session(
             content_type=declared, size=size, origin=origin, if_generation_match=0
         )
@@ -246,8 +246,8 @@ def finalize_object(bucket: t.Any, ticket: t.Mapping[str, t.Any]) -> StoredFile:
         delete_quietly(blob, generation)
         raise
     metadata = dict(blob.metadata or {})
-    if metadata.get(FILENAME_METADATA) != filename:
-        metadata[FILENAME_METADATA] = filename
+    if metadata.get(FILENAME_METADATA) != filename_metadata(filename)[FILENAME_METADATA]:
+        metadata.update(filename_metadata(filename))
         blob.metadata = metadata
         blob.patch(if_generation_match=generation)
     return StoredFile(
