@@ -24,7 +24,8 @@ Settings (app config): ``SESSION_DATASTORE_KIND`` (``"Session"``),
 from __future__ import annotations
 
 from .cleanup import register_cleanup_route
-from .interface import DatastoreSession, DatastoreSessionInterface, destroy, regenerate
+from .interface import DatastoreSessionInterface
+from .session import DatastoreSession, destroy, regenerate
 from .store import SessionStoreUnavailable, SessionTooLarge
 
 __all__ = [
