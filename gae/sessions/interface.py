@@ -174,7 +174,8 @@ class DatastoreSessionInterface(SessionInterface):
 
     def _save(self, app: Flask, sess: DatastoreSession, response: Response) -> None:
         store = self.store(app)
-        if sess.destroy_requested or (sess.modified and not sess and not sess.new):
+        emptied_at_login = sess.regenerate_requested and not sess and sess.sid is not None
+        if sess.destroy_requested or emptied_at_login:
             if sess.sid is not None:
                 store.delete(sess.sid)
             if sess.sid is not None or sess.destroy_requested:
@@ -202,16 +203,22 @@ class DatastoreSessionInterface(SessionInterface):
         expires: datetime,
     ) -> None:
         """Create a new session, or merge this request's changes into the stored one."""
-        if not sess:
-            return  # a new session that stayed empty: nothing to store
         if sess.sid is None:
+            if not sess:
+                return  # a new session that stayed empty: nothing to store
             sid = _new_sid()  # minted here: nobody else can know it yet
             store.create(sid, dict(sess), expires)
         else:
             sid = sess.sid
             changed, removed = sess.changes()
-            if store.merge(sid, changed, removed, None, expires) is None:
+            stored = store.merge(sid, changed, removed, None, expires)
+            if stored is None:
                 _vanished("saving")
+                return
+            if not stored:
+                # Emptied (the keys a concurrent request added meanwhile would have kept
+                # it): the entity is deleted, and so is the cookie.
+                self._delete_cookie(app, response)
                 return
         self._set_cookie(app, sess, sid, response)
         sess.sid = sid

@@ -183,7 +183,8 @@ class Store:
         """Apply one request's changes to the stored session ``sid`` in a transaction.
 
         Only ``changes`` and ``removed`` are applied to what is stored now (``replace``,
-        when given, overwrites the whole payload instead). Returns the data as stored, or
+        when given, overwrites the whole payload instead); a session left empty is
+        deleted. Returns the data as stored (``{}`` when deleted), or
         ``None`` without writing anything when the session no longer exists (deleted at
         logout, moved to a new id at login, or expired): a save never brings back a
         session another request ended. New sessions are written with :meth:`create`.
@@ -204,13 +205,16 @@ class Store:
                 data.update(changes)
                 for name in removed:
                     data.pop(name, None)
+            written.clear()
+            if not data:
+                key.delete(use_cache=False)  # an empty session is no session
+                return
             payload = dumps(data)
             check_size(payload)
             entity.data = payload
             entity.expires = expires
             entity.updated = now()
             entity.put(use_cache=False)
-            written.clear()
             written.update(data)
 
         with _unavailable_as_error("saving a session"):

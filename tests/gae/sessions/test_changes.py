@@ -105,6 +105,18 @@ def build_app(gate: Gate) -> Flask:
         regenerate()  # e.g. after a password change: no key written
         return "rotated"
 
+    @app.route("/clear")
+    def clear() -> str:
+        session.clear()  # emptied, not destroyed
+        return "cleared"
+
+    @app.route("/held/clear")
+    def held_clear() -> str:
+        session.get("user")
+        gate.hold()
+        session.clear()
+        return "cleared"
+
     @app.route("/flashes")
     def flashes() -> list[str]:
         return list(get_flashed_messages())
@@ -305,3 +317,26 @@ def test_a_brand_new_session_is_still_created(app: Flask) -> None:
     assert client.get("/set/a/1").text == "set"
     assert stored(sid_of(client)) is not None
     assert client.get("/all").get_json() == {"a": "1"}
+
+
+def test_an_emptied_session_is_deleted_with_its_cookie(app: Flask) -> None:
+    client = app.test_client()
+    client.get("/login/alice")
+    sid = sid_of(client)
+    response = client.get("/clear")
+    assert "session=;" in response.headers["Set-Cookie"]
+    assert stored(sid) is None
+
+
+def test_emptying_a_session_keeps_a_key_a_concurrent_request_added(app: Flask, gate: Gate) -> None:
+    client = app.test_client()
+    client.get("/login/alice")
+    sid = sid_of(client)
+    held = Held(same_session(app, client), "/held/clear", gate)
+    assert same_session(app, client).get("/set/theme/dark").text == "set"
+    late = held.finish()
+    assert late.text == "cleared"
+    # Only what the late request removed is removed (it used to delete the whole entity).
+    assert "session=;" not in late.headers.get("Set-Cookie", "")
+    assert stored(sid) is not None
+    assert client.get("/all").get_json() == {"theme": "dark"}
