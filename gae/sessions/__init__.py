@@ -6,8 +6,9 @@ entity (see :mod:`gae.sessions.store`). Compared with hand-written Datastore ses
 * nothing is pickled: the payload is tagged JSON, as in cookie sessions;
 * nothing is written for requests that never write to the session, and a request without
   a session cookie makes no Datastore call at all;
-* a write merges only the keys the request changed, inside a transaction, so concurrent
-  requests of one user do not lose each other's changes;
+* a write merges only what the request changed (keys set or deleted, values changed in
+  place), inside a transaction, so concurrent requests of one user do not lose each
+  other's changes; and it never brings back a session a concurrent logout or login ended;
 * the expiry is pushed forward at most once per ``SESSION_DATASTORE_REFRESH_INTERVAL``;
 * :func:`regenerate` issues a new id at login (stopping session fixation) and
   :func:`destroy` removes the session at logout;
@@ -23,7 +24,8 @@ Settings (app config): ``SESSION_DATASTORE_KIND`` (``"Session"``),
 from __future__ import annotations
 
 from .cleanup import register_cleanup_route
-from .interface import DatastoreSession, DatastoreSessionInterface, destroy, regenerate
+from .interface import DatastoreSessionInterface
+from .session import DatastoreSession, destroy, regenerate
 from .store import SessionStoreUnavailable, SessionTooLarge
 
 __all__ = [

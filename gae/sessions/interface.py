@@ -12,15 +12,13 @@ import time
 import typing as t
 from datetime import datetime, timedelta
 
-from werkzeug.datastructures import CallbackDict
 from werkzeug.exceptions import ServiceUnavailable
 
-from framework import session as current_session
 from framework.sessions import SessionInterface, SessionMixin
-from gae.errors import ConfigurationError
 from gae.ndb import ensure_context
 
-from .store import SessionStoreUnavailable, Store, now
+from .session import DatastoreSession
+from .store import SessionStoreUnavailable, Store, dumps, now
 
 if t.TYPE_CHECKING:
     from itsdangerous import TimestampSigner
@@ -36,119 +34,6 @@ _UNAVAILABLE = (
     "Sessions are temporarily unavailable because Datastore could not be reached. "
     "Please try again in a moment."
 )
-
-
-class DatastoreSession(CallbackDict[str, t.Any], SessionMixin):
-    """A session whose data lives in Datastore; records which keys a request changed."""
-
-    def __init__(
-        self,
-        initial: t.Mapping[str, t.Any] | None = None,
-        sid: str | None = None,
-        *,
-        issued_at: float | None = None,
-    ) -> None:
-        self.sid = sid
-        #: Whether no stored session backs this one (no cookie, or an unknown id).
-        self.new = sid is None
-        #: When the cookie was last issued (seconds since the epoch), for refreshes.
-        self.issued_at = issued_at
-        self.changed: dict[str, t.Any] = {}
-        self.removed: set[str] = set()
-        self.regenerate_requested = False
-        self.destroy_requested = False
-        self.modified = False
-        self._tracking = False
-        super().__init__(initial, _mark_modified)
-        self._tracking = True
-
-    # Which keys changed matters for merging concurrent writes; a CallbackDict only says
-    # that something changed, so each writer records the keys it touches.
-    def __setitem__(self, key: str, value: t.Any) -> None:
-        super().__setitem__(key, value)
-        self._note(key)
-
-    def __delitem__(self, key: str) -> None:
-        super().__delitem__(key)
-        self._note(key)
-
-    def pop(self, key: str, *default: t.Any) -> t.Any:
-        present = key in self
-        value = super().pop(key, *default)
-        if present:
-            self._note(key)
-        return value
-
-    def popitem(self) -> tuple[str, t.Any]:
-        item = super().popitem()
-        self._note(item[0])
-        return item
-
-    def setdefault(self, key: str, default: t.Any = None) -> t.Any:
-        present = key in self
-        value = super().setdefault(key, default)
-        if not present:
-            self._note(key)
-        return value
-
-    def update(self, *args: t.Any, **kwargs: t.Any) -> None:
-        keys = set(dict(*args, **kwargs))
-        super().update(*args, **kwargs)
-        for key in keys:
-            self._note(key)
-
-    def clear(self) -> None:
-        keys = list(self)
-        super().clear()
-        for key in keys:
-            self._note(key)
-
-    def _note(self, key: str) -> None:
-        if not self._tracking:
-            return
-        if key in self:
-            self.changed[key] = self[key]
-            self.removed.discard(key)
-        else:
-            self.changed.pop(key, None)
-            self.removed.add(key)
-
-    def regenerate(self) -> None:
-        """Move the data to a new session id when the response is saved (at login)."""
-        self.regenerate_requested = True
-        self.modified = True
-
-    def destroy(self) -> None:
-        """Delete the session and its cookie when the response is saved (at logout)."""
-        self.clear()
-        self.destroy_requested = True
-        self.modified = True
-
-
-def _mark_modified(session: DatastoreSession) -> None:
-    session.modified = True
-
-
-def regenerate() -> None:
-    """Give the current session a new id (call at login to stop session fixation)."""
-    _current("regenerate").regenerate()
-
-
-def destroy() -> None:
-    """Delete the current session and its cookie (call at logout)."""
-    _current("destroy").destroy()
-
-
-def _current(action: str) -> DatastoreSession:
-    # The proxy itself: isinstance sees the session behind it.
-    sess: t.Any = current_session
-    if not isinstance(sess, DatastoreSession):
-        raise ConfigurationError(
-            f"gae.sessions.{action}() needs the Datastore session interface: set "
-            "app.session_interface = gae.sessions.DatastoreSessionInterface() "
-            "(and a SECRET_KEY)."
-        )
-    return sess
 
 
 class DatastoreSessionInterface(SessionInterface):
@@ -243,7 +128,8 @@ class DatastoreSessionInterface(SessionInterface):
         if stored is None:
             return self.session_class()
         data, _expires = stored
-        return self.session_class(data, sid, issued_at=issued_at)
+        # The snapshot a save compares with (in-place changes are only visible that way).
+        return self.session_class(data, sid, issued_at=issued_at, loaded=dumps(data))
 
     def refresh_needed(self, app: Flask, request: Request) -> bool:
         """Whether an untouched session's expiry is due a push (cookie older than the
@@ -288,7 +174,8 @@ class DatastoreSessionInterface(SessionInterface):
 
     def _save(self, app: Flask, sess: DatastoreSession, response: Response) -> None:
         store = self.store(app)
-        if sess.destroy_requested or (sess.modified and not sess and not sess.new):
+        emptied_at_login = sess.regenerate_requested and not sess and sess.sid is not None
+        if sess.destroy_requested or emptied_at_login:
             if sess.sid is not None:
                 store.delete(sess.sid)
             if sess.sid is not None or sess.destroy_requested:
@@ -296,35 +183,65 @@ class DatastoreSessionInterface(SessionInterface):
             return
         expires = self.expires_at(app)
         if sess.regenerate_requested:
-            new_sid = _new_sid()
-            store.replace_id(sess.sid, new_sid, dict(sess), expires)
-            self._set_cookie(app, sess, new_sid, response)
-            sess.sid = new_sid
+            self._save_regenerated(app, store, sess, response, expires)
             return
         if sess.modified:
+            self._save_modified(app, store, sess, response, expires)
+            return
+        # A session that vanished meanwhile keeps its cookie untouched: deleting it could
+        # delete the new cookie a concurrent login has just set (cookies go by name).
+        sid = sess.sid
+        if sid is not None and self._refresh_due(app, sess) and store.touch(sid, expires):
+            self._set_cookie(app, sess, sid, response)
+
+    def _save_modified(
+        self,
+        app: Flask,
+        store: Store,
+        sess: DatastoreSession,
+        response: Response,
+        expires: datetime,
+    ) -> None:
+        """Create a new session, or merge this request's changes into the stored one."""
+        if sess.sid is None:
             if not sess:
                 return  # a new session that stayed empty: nothing to store
-            if sess.sid is None:
-                sid = _new_sid()
-                store.create(sid, dict(sess), expires)
-            else:
-                sid = sess.sid
-                explicit = bool(sess.changed or sess.removed)
-                store.merge(
-                    sid,
-                    sess.changed,
-                    sess.removed,
-                    None if explicit else dict(sess),
-                    expires,
-                )
-            self._set_cookie(app, sess, sid, response)
-            sess.sid = sid
-            return
-        if sess.sid is not None and self._refresh_due(app, sess):
-            if store.touch(sess.sid, expires):
-                self._set_cookie(app, sess, sess.sid, response)
-            else:
+            sid = _new_sid()  # minted here: nobody else can know it yet
+            store.create(sid, dict(sess), expires)
+        else:
+            sid = sess.sid
+            changed, removed = sess.changes()
+            stored = store.merge(sid, changed, removed, None, expires)
+            if stored is None:
+                _vanished("saving")
+                return
+            if not stored:
+                # Emptied (the keys a concurrent request added meanwhile would have kept
+                # it): the entity is deleted, and so is the cookie.
                 self._delete_cookie(app, response)
+                return
+        self._set_cookie(app, sess, sid, response)
+        sess.sid = sid
+
+    def _save_regenerated(
+        self,
+        app: Flask,
+        store: Store,
+        sess: DatastoreSession,
+        response: Response,
+        expires: datetime,
+    ) -> None:
+        """Move the session to a new id; if a concurrent request already deleted or moved
+        the old one, only what this request itself changed goes to the new id."""
+        new_sid = _new_sid()
+        if not store.replace_id(sess.sid, new_sid, dict(sess), expires):
+            _vanished("regenerating")
+            changed, _removed = sess.changes()
+            if not changed:
+                return
+            store.create(new_sid, changed, expires)
+        self._set_cookie(app, sess, new_sid, response)
+        sess.sid = new_sid
 
     def _refresh_due(self, app: Flask, sess: DatastoreSession) -> bool:
         if sess.issued_at is None:
@@ -371,6 +288,16 @@ def _issued_at(cookie: str) -> float | None:
         return float(bytes_to_int(base64_decode(parts[1])))
     except Exception:  # malformed: let the signature check decide
         return None
+
+
+def _vanished(action: str) -> None:
+    # No session id in the message: it is a credential.
+    logger.warning(
+        "The session was deleted or given a new id by a concurrent request (logout or "
+        "login) while this one was running; %s it would bring it back, so this request's "
+        "session changes were dropped and no session cookie was set.",
+        action,
+    )
 
 
 def _new_sid() -> str:

@@ -4,7 +4,9 @@ One entity per session, keyed by the session id. The payload is tagged JSON (nev
 pickle) in an unindexed property; ``expires`` is indexed so expired sessions can be found
 for cleanup, and suits a Datastore TTL policy. Writes merge only the keys a request
 changed into the stored payload inside a transaction, so two concurrent requests of one
-user that change different keys both keep their changes.
+user that change different keys both keep their changes; and a write checks, in the same
+transaction, that the session still exists, so a request that was running during a
+logout or a login cannot bring back the session those ended.
 """
 
 from __future__ import annotations
@@ -177,41 +179,47 @@ class Store:
         removed: set[str],
         replace: dict[str, t.Any] | None,
         expires: datetime,
-    ) -> dict[str, t.Any]:
-        """Apply one request's changes to the stored session in a transaction.
+    ) -> dict[str, t.Any] | None:
+        """Apply one request's changes to the stored session ``sid`` in a transaction.
 
-        ``replace`` (when the app flagged the session modified without saying which keys
-        changed) overwrites the whole payload; otherwise only ``changes`` and ``removed``
-        are applied to what is stored now. Returns the data as stored.
+        Only ``changes`` and ``removed`` are applied to what is stored now (``replace``,
+        when given, overwrites the whole payload instead); a session left empty is
+        deleted. Returns the data as stored (``{}`` when deleted), or
+        ``None`` without writing anything when the session no longer exists (deleted at
+        logout, moved to a new id at login, or expired): a save never brings back a
+        session another request ended. New sessions are written with :meth:`create`.
         """
-        model = session_model(self.kind)
         key = self.key(sid)
         written: dict[str, t.Any] = {}
+        found: list[bool] = []
 
         def apply() -> None:
             entity = key.get(**self._options())
+            found[:] = [_alive(entity)]
+            if not found[0]:
+                return
             if replace is not None:
                 data = dict(replace)
             else:
-                alive = entity is not None and entity.expires and entity.expires > now()
-                data = loads(entity.data) if alive else {}
+                data = loads(entity.data)
                 data.update(changes)
                 for name in removed:
                     data.pop(name, None)
+            written.clear()
+            if not data:
+                key.delete(use_cache=False)  # an empty session is no session
+                return
             payload = dumps(data)
             check_size(payload)
-            if entity is None:
-                entity = model(key=key)
             entity.data = payload
             entity.expires = expires
             entity.updated = now()
             entity.put(use_cache=False)
-            written.clear()
             written.update(data)
 
         with _unavailable_as_error("saving a session"):
             self._transaction(apply)
-        return written
+        return written if found and found[0] else None
 
     def touch(self, sid: str, expires: datetime) -> bool:
         """Push a live session's expiry forward; ``False`` if it no longer exists."""
@@ -220,8 +228,8 @@ class Store:
 
         def apply() -> None:
             entity = key.get(**self._options())
-            found[:] = [entity is not None]
-            if entity is not None:
+            found[:] = [_alive(entity)]  # an expired session stays expired
+            if found[0]:
                 entity.expires = expires
                 entity.updated = now()
                 entity.put(use_cache=False)
@@ -239,19 +247,29 @@ class Store:
 
     def replace_id(
         self, old_sid: str | None, new_sid: str, data: dict[str, t.Any], expires: datetime
-    ) -> None:
-        """Store ``data`` under ``new_sid`` and delete ``old_sid``, atomically."""
+    ) -> bool:
+        """Store ``data`` under ``new_sid`` and delete ``old_sid``, atomically.
+
+        ``False``, with nothing written, when ``old_sid`` no longer exists (a concurrent
+        request deleted or moved it): its data must not come back under a new id.
+        """
         payload = dumps(data)
         check_size(payload)
         model = session_model(self.kind)
+        found: list[bool] = []
 
         def apply() -> None:
-            model(key=self.key(new_sid), data=payload, expires=expires, updated=now()).put()
             if old_sid is not None:
-                self.key(old_sid).delete()
+                old_key = self.key(old_sid)
+                found[:] = [_alive(old_key.get(**self._options()))]
+                if not found[0]:
+                    return
+                old_key.delete()
+            model(key=self.key(new_sid), data=payload, expires=expires, updated=now()).put()
 
         with _unavailable_as_error("regenerating a session"):
             self._transaction(apply)
+        return old_sid is None or bool(found and found[0])
 
     def cleanup(
         self, *, batch_size: int = 500, time_budget: float = 20.0, cursor: t.Any = None
@@ -280,6 +298,11 @@ class Store:
                 return deleted, None
             if time.monotonic() >= deadline:
                 return deleted, cursor
+
+
+def _alive(entity: t.Any) -> bool:
+    """Whether a stored session entity exists and has not expired."""
+    return entity is not None and entity.expires is not None and entity.expires > now()
 
 
 class _unavailable_as_error:

@@ -10,6 +10,7 @@ against the emulator. ``Storage(client=...)``, ``Storage(client_factory=...)`` a
 from __future__ import annotations
 
 import datetime
+import os
 import typing as t
 import uuid
 
@@ -41,8 +42,17 @@ DEFAULT_DOWNLOAD_CHUNK_SIZE = 16 * MiB
 _CHUNK_MULTIPLE = 256 * KiB
 
 #: Seconds google-cloud-storage may spend retrying one call of an upload through the app
-#: (its own default is 120 s: a request would hang that long while Cloud Storage is down).
+#: or of a download (its own default is 120 s: a request would hang that long while Cloud
+#: Storage is down).
 DEFAULT_RETRY_SECONDS = 10.0
+
+#: google-cloud-storage (3.x) starts a thread on the first call per bucket that fetches
+#: the bucket's metadata for OpenTelemetry span attributes, traces enabled or not: one
+#: more request (needing ``storage.buckets.get``, which an app that only reads and writes
+#: objects lacks) and, while Cloud Storage is down, a thread retrying for up to two
+#: minutes after the request that started it has answered. Off unless the environment
+#: says otherwise.
+_BUCKET_METADATA_SWITCH = "DISABLE_GCS_PYTHON_CLIENT_OTEL_BUCKET_METADATA"
 
 
 def set_client_factory(factory: Callable[[], t.Any] | None) -> None:
@@ -59,6 +69,7 @@ def anonymous_client(project: str | None, api_endpoint: str | None = None) -> t.
     from google.auth.credentials import AnonymousCredentials
     from google.cloud import storage  # type: ignore[import-untyped, attr-defined, unused-ignore]
 
+    _no_bucket_metadata_thread()
     credentials = AnonymousCredentials()  # type: ignore[no-untyped-call]
     options = {"api_endpoint": api_endpoint} if api_endpoint else None
     return storage.Client(
@@ -72,7 +83,14 @@ def _default_client() -> t.Any:
         return anonymous_client(settings.project)
     from google.cloud import storage  # type: ignore[import-untyped, attr-defined, unused-ignore]
 
+    _no_bucket_metadata_thread()
     return storage.Client(project=settings.project)
+
+
+def _no_bucket_metadata_thread() -> None:
+    """Switch off the library's bucket-metadata thread (see ``_BUCKET_METADATA_SWITCH``),
+    unless the environment already decides; the library reads it at every call."""
+    os.environ.setdefault(_BUCKET_METADATA_SWITCH, "true")
 
 
 _clients = LazyClient(_default_client)
@@ -194,18 +212,25 @@ class StorageCore:
         return size
 
     @property
-    def retry(self) -> t.Any:
-        """google-cloud-storage's retry policy, bounded to ``GCS_RETRY_SECONDS`` (10 s)."""
-        from google.cloud.storage.retry import (  # type: ignore[import-untyped, unused-ignore]
-            DEFAULT_RETRY,
-        )
-
+    def retry_seconds(self) -> float:
+        """``GCS_RETRY_SECONDS`` (default 10): how long one Cloud Storage call of an upload
+        or a download may be retried, and how long a download waits for a reply."""
         seconds = float(self.config("GCS_RETRY_SECONDS", DEFAULT_RETRY_SECONDS))
         if not seconds > 0:
             raise ValueError(
                 f"GCS_RETRY_SECONDS is {seconds}; give the seconds Cloud Storage calls may "
                 f"spend retrying, a positive number such as {DEFAULT_RETRY_SECONDS:g}."
             )
+        return seconds
+
+    @property
+    def retry(self) -> t.Any:
+        """google-cloud-storage's retry policy, bounded to ``GCS_RETRY_SECONDS`` (10 s)."""
+        from google.cloud.storage.retry import (  # type: ignore[import-untyped, unused-ignore]
+            DEFAULT_RETRY,
+        )
+
+        seconds = self.retry_seconds
         # with_timeout since google-api-core 2.16; with_deadline before (same meaning).
         bound = getattr(DEFAULT_RETRY, "with_timeout", None) or DEFAULT_RETRY.with_deadline
         return bound(seconds)

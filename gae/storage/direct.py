@@ -27,7 +27,7 @@ import typing as t
 
 from . import markers
 from .client import StorageCore, utcnow, uuid_name
-from .objects import FILENAME_METADATA, delete_quietly
+from .objects import FILENAME_METADATA, delete_quietly, filename_metadata
 from .policy import (
     BadUpload,
     FileTooLarge,
@@ -214,7 +214,7 @@ class DirectUploads(StorageCore):
         lasts up to a week. ``purpose``: as for :meth:`signed_upload_url`.
         """
         policy, declared, blob, ticket = self._prepare(filename, content_type, size, policy)
-        blob.metadata = {FILENAME_METADATA: sanitize_filename(filename)}
+        blob.metadata = filename_metadata(sanitize_filename(filename))
         url = blob.create_resumable_upload_session(
             content_type=declared, size=size, origin=origin, if_generation_match=0
         )
@@ -359,8 +359,8 @@ def finalize_object(
         delete_quietly(blob, generation)
         raise
     metadata = dict(blob.metadata or {})
-    if metadata.get(FILENAME_METADATA) != filename:
-        metadata[FILENAME_METADATA] = filename
+    if metadata.get(FILENAME_METADATA) != filename_metadata(filename)[FILENAME_METADATA]:
+        metadata.update(filename_metadata(filename))
         blob.metadata = metadata
         blob.patch(if_generation_match=generation)
     return StoredFile(

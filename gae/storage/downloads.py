@@ -5,10 +5,17 @@ Cloud Storage in ``chunk_size`` pieces while the response is sent, so memory sta
 only the requested byte range is fetched. Every response carries ``nosniff`` and a safe
 ``Content-Disposition``; types a browser could execute (HTML, SVG, scripts) are always
 sent as attachments, so a user's upload can never run as a page of the app.
+
+Cloud Storage calls are retried for ``GCS_RETRY_SECONDS`` at most (as uploads are): a
+failure before the response starts (reading the object's metadata, or its first chunk)
+is a :class:`StorageUnavailable` 503 with ``Retry-After``; one later, while the body is
+being sent, can only end the response early (the client sees a short body) and is logged
+by the server as a ``StorageUnavailable``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import typing as t
 
 from werkzeug.exceptions import NotFound
@@ -17,8 +24,8 @@ from werkzeug.http import http_date, is_resource_modified
 from framework import current_app, request
 
 from .client import StorageCore
-from .objects import FILENAME_METADATA
-from .policy import StoredFile, content_disposition, normalize_type
+from .objects import filename_from_metadata, is_storage_error, status_of
+from .policy import StorageUnavailable, StoredFile, content_disposition, normalize_type
 
 if t.TYPE_CHECKING:
     import datetime
@@ -30,6 +37,12 @@ if t.TYPE_CHECKING:
     from framework import Response
 
 R = t.TypeVar("R", bound="BaseResponse")
+
+#: Seconds a client is asked to wait before retrying a download Cloud Storage failed.
+RETRY_AFTER = 5
+
+#: Reads bytes ``start`` to ``end`` (inclusive) of the object being sent.
+Reader = t.Callable[[int, int], bytes]
 
 #: Types shown inline when asked (``as_attachment=False``); anything else is an attachment.
 INLINE_TYPES = frozenset(
@@ -96,13 +109,10 @@ class Downloads(StorageCore):
         Use it from a view that has checked the user may see the file. ``max_age`` > 0
         lets the browser reuse its copy for that many seconds (``Cache-Control: private``).
         """
-        from google.api_core.exceptions import NotFound
-
         blob = self._blob_for(target)
-        try:
-            blob.reload()
-        except NotFound:
-            raise missing(blob.name) from None
+        options = {"retry": self.retry, "timeout": self.retry_seconds}
+        with download_errors(blob.name):
+            blob.reload(**options)
         return send_blob(
             blob,
             request,
@@ -111,6 +121,7 @@ class Downloads(StorageCore):
             as_attachment=as_attachment,
             max_age=max_age,
             chunk_size=self.download_chunk_size,
+            options=options,
         )
 
     def delete(self, target: StoredFile | str) -> bool:
@@ -120,7 +131,7 @@ class Downloads(StorageCore):
         blob = self._blob_for(target)
         generation = target.generation if isinstance(target, StoredFile) else None
         try:
-            blob.delete(if_generation_match=generation)
+            blob.delete(if_generation_match=generation, retry=self.retry)
         except NotFound:
             return False
         return True
@@ -129,8 +140,7 @@ class Downloads(StorageCore):
 def _original_name(target: StoredFile | str, blob: t.Any) -> str:
     if isinstance(target, StoredFile):
         return target.original_filename
-    metadata = blob.metadata or {}
-    return str(metadata.get(FILENAME_METADATA) or blob.name.rpartition("/")[2])
+    return filename_from_metadata(blob.metadata) or str(blob.name.rpartition("/")[2])
 
 
 def inline_allowed(mimetype: str) -> bool:
@@ -147,8 +157,13 @@ def send_blob(
     as_attachment: bool,
     max_age: int,
     chunk_size: int,
+    options: t.Mapping[str, t.Any] | None = None,
 ) -> R:
-    """The response for ``GET``/``HEAD`` of ``blob`` (already loaded with its metadata)."""
+    """The response for ``GET``/``HEAD`` of ``blob`` (already loaded with its metadata).
+
+    ``options`` go to every read (``retry``, ``timeout``). The first chunk is read before
+    the response is returned, so a Cloud Storage failure can still become a 503.
+    """
     size = int(blob.size or 0)
     mimetype = normalize_type(blob.content_type)
     attachment = as_attachment or not inline_allowed(mimetype)
@@ -187,7 +202,12 @@ def send_blob(
                 headers={"Content-Range": f"bytes */{size}", "Content-Type": "text/plain"},
             )
         # Several ranges: answering with the whole file is allowed (RFC 9110 14.2).
-    body = _read(blob, start, stop, chunk_size, blob.generation)
+    read = _reader(blob, blob.generation, dict(options or {}))
+    body: Iterator[bytes] = iter(())
+    if request.method != "HEAD":
+        body = _chunks(read, start, stop, chunk_size)
+        first = next(body, b"")  # a failure here is still a 503, not a broken response
+        body = _prepend(first, body)
     response = response_class(body, status=status, headers=headers, direct_passthrough=True)
     response.content_length = stop - start
     return response
@@ -203,23 +223,72 @@ def _if_range_holds(request: Request, etag: str, updated: t.Any) -> bool:
     return True
 
 
-def _read(
-    blob: t.Any, start: int, stop: int, chunk_size: int, generation: int | None
-) -> Iterator[bytes]:
+def _reader(blob: t.Any, generation: int | None, options: dict[str, t.Any]) -> Reader:
     # Pinned to the generation the headers describe (taken before the first read, which
     # refreshes the blob's properties): a replaced object fails the download instead of
     # mixing two versions in one response.
+    def read(start: int, end: int) -> bytes:
+        with download_errors(blob.name):
+            return t.cast(
+                bytes,
+                blob.download_as_bytes(
+                    start=start,
+                    end=end,
+                    raw_download=True,
+                    checksum=None,
+                    if_generation_match=generation,
+                    **options,
+                ),
+            )
+
+    return read
+
+
+def _chunks(read: Reader, start: int, stop: int, chunk_size: int) -> Iterator[bytes]:
     position = start
     while position < stop:
         end = min(position + chunk_size, stop)
-        yield blob.download_as_bytes(
-            start=position,
-            end=end - 1,
-            raw_download=True,
-            checksum=None,
-            if_generation_match=generation,
-        )
+        yield read(position, end - 1)
         position = end
+
+
+def _prepend(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
+    if first:
+        yield first
+    yield from rest
+
+
+@contextlib.contextmanager
+def download_errors(name: str) -> Iterator[None]:
+    """Cloud Storage failures while reading ``name`` as HTTP errors: a missing object is
+    a 404, anything else a 503 with ``Retry-After``."""
+    from google.api_core.exceptions import NotFound
+
+    try:
+        yield
+    except NotFound:
+        raise missing(name) from None
+    except Exception as error:
+        if not is_storage_error(error):
+            raise
+        raise _unavailable(name, error) from error
+
+
+def _unavailable(name: str, error: Exception) -> StorageUnavailable:
+    status = status_of(error)
+    if status in {401, 403}:
+        message = (
+            f"The app may not read {name!r} from Cloud Storage (HTTP {status}). Grant its "
+            "service account roles/storage.objectViewer on the bucket."
+        )
+    elif status == 412:
+        message = f"The stored file {name!r} changed while it was being sent; try again."
+    else:
+        message = (
+            f"Cloud Storage could not be reached to send {name!r} ({type(error).__name__}). "
+            "Try again in a moment."
+        )
+    return StorageUnavailable(message, retry_after=RETRY_AFTER)
 
 
 def missing(name: str) -> NotFound:

@@ -47,7 +47,7 @@ class Storage(DirectUploads, Downloads):
     App config: ``GCS_BUCKET``, ``GCS_UPLOAD_CHUNK_SIZE`` (bytes, a multiple of 256 KiB,
     default 48 MiB), ``GCS_DOWNLOAD_CHUNK_SIZE`` (bytes per ranged read of a download,
     default 16 MiB), ``GCS_RETRY_SECONDS`` (how long one Cloud Storage call of an upload
-    may be retried, default 10 s), ``GCS_SIGNING_KEY_FILE``, ``GCS_SIGNING_SERVICE_ACCOUNT``,
+    or download is retried, 10 s), ``GCS_SIGNING_KEY_FILE``, ``GCS_SIGNING_SERVICE_ACCOUNT``,
     ``GCS_SIGNED_URL_EXPIRES`` (seconds, default 900), ``GCS_SIGNED_URL_ENDPOINT``,
     ``GCS_UPLOAD_TICKET_MAX_AGE`` (seconds, default one day).
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import typing as t
+from urllib.parse import quote, unquote
 
 from .policy import StorageUnavailable, UploadConflict, UploadRejected, sanitize_filename
 
@@ -21,6 +22,34 @@ if t.TYPE_CHECKING:
 
 #: Metadata key under which the sanitised original filename is stored on the object.
 FILENAME_METADATA = "original-filename"
+#: Prefix of a filename stored percent-encoded (RFC 8187's ``ext-value`` form).
+_ENCODED = "UTF-8''"
+
+
+def filename_metadata(filename: str) -> dict[str, str]:
+    """The object metadata that records ``filename`` (already sanitised).
+
+    Cloud Storage sends custom metadata back as ``x-goog-meta-*`` headers on every
+    download, and HTTP headers are Latin-1 at best: the storage emulator drops the
+    connection on ``данные.txt``. A name that is not plain ASCII is therefore stored
+    percent-encoded as ``UTF-8''...`` (as in ``filename*=``); :func:`filename_from_metadata`
+    reads both forms, so objects stored before keep their names.
+    """
+    plain = filename.isascii() and filename.isprintable()
+    if plain and not filename.upper().startswith(_ENCODED):
+        return {FILENAME_METADATA: filename}
+    return {FILENAME_METADATA: _ENCODED + quote(filename, safe=" !#$&+-.^_`|~()[],;=@")}
+
+
+def filename_from_metadata(metadata: t.Mapping[str, t.Any] | None) -> str | None:
+    """The filename :func:`filename_metadata` recorded, or ``None``."""
+    value = (metadata or {}).get(FILENAME_METADATA)
+    if not value:
+        return None
+    value = str(value)
+    if value.upper().startswith(_ENCODED):
+        return unquote(value[len(_ENCODED) :], errors="replace")
+    return value
 
 
 def open_session(target: UploadTarget, blob: t.Any, content_type: str, size: int | None) -> str:
@@ -109,7 +138,7 @@ def storage_errors(bucket: str, filename: str | None, where: Callable[[], str]) 
     except UploadRejected:
         raise
     except Exception as error:
-        if not _is_storage_error(error):
+        if not is_storage_error(error):
             raise
         raise _failure(bucket, where(), sanitize_filename(filename), error) from error
 
@@ -137,7 +166,7 @@ def _failure(bucket: str, where: str, filename: str, error: Exception) -> Except
     )
 
 
-def _is_storage_error(error: BaseException) -> bool:
+def is_storage_error(error: BaseException) -> bool:
     from google.api_core.exceptions import GoogleAPIError
     from google.auth.exceptions import TransportError
     from google.cloud.storage.exceptions import (  # type: ignore[import-untyped, unused-ignore]

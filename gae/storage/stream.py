@@ -25,9 +25,9 @@ import typing as t
 
 from .buffer import ChunkBuffer, give_back, take_buffer
 from .objects import (
-    FILENAME_METADATA,
     create_in_one_request,
     delete_quietly,
+    filename_metadata,
     open_session,
     storage_errors,
 )
@@ -65,7 +65,7 @@ class UploadTarget:
     def new_blob(self, filename: str) -> t.Any:
         """A handle for a new object: a generated name, the original filename as metadata."""
         blob = self.bucket.blob(self.object_namer(self.policy))
-        blob.metadata = {FILENAME_METADATA: filename}
+        blob.metadata = filename_metadata(filename)
         return blob
 
     @property

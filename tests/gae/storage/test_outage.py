@@ -1,14 +1,19 @@
-"""Uploads through the app while Cloud Storage is unreachable: a 503 within a bound.
+"""Uploads and downloads while Cloud Storage is unreachable: a 503 within a bound.
 
 google-cloud-storage retries a failed call for up to 120 s by default, so an upload made
 while Cloud Storage was down hung for two minutes before its 503 (found by the fault tests
 of ``tests/load``). ``GCS_RETRY_SECONDS`` (default 10) bounds it. And ``Storage.keep()``
 keeps a failed request's files when a record of them may have been written anyway.
+
+Downloads (issue 17): ``Storage.send`` used the library's default retries and let its
+errors escape, so under gunicorn or granian the user got a bare 500 after over a minute,
+with the worker thread held; now it is the same bounded 503, with ``Retry-After``.
 """
 
 from __future__ import annotations
 
 import io
+import threading
 import time
 import typing as t
 
@@ -35,6 +40,10 @@ def make_app(retry_seconds: float | None) -> Flask:
     def upload() -> t.Any:
         return jsonify(files=[r.to_dict() for r in store.receive()])
 
+    @app.get("/files/<path:name>")
+    def download(name: str) -> t.Any:
+        return store.send(name)
+
     return app
 
 
@@ -55,6 +64,40 @@ def test_upload_while_storage_is_unreachable_is_a_503_within_the_retry_bound(
     assert "Cloud Storage failed while storing" in response.text
     assert "Nothing from this upload was kept" in response.text
     assert time.monotonic() - started < 6
+
+
+def test_a_download_while_storage_is_unreachable_is_a_503_with_retry_after() -> None:
+    client = make_app(retry_seconds=2.0).test_client()
+    started = time.monotonic()
+    response = client.get("/files/uploads/a")
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "5"
+    assert "Cloud Storage could not be reached to send" in response.text
+    assert time.monotonic() - started < 30  # bounded (it took the library's 120 s)
+
+
+def test_a_download_with_the_default_bound_is_a_503_too() -> None:
+    # No GCS_RETRY_SECONDS: the default (10 s) applies, not the library's 120 s.
+    client = make_app(retry_seconds=None).test_client()
+    started = time.monotonic()
+    response = client.get("/files/uploads/a")
+    assert response.status_code == 503
+    assert "Retry-After" in response.headers
+    assert time.monotonic() - started < 60
+
+
+def test_no_library_thread_outlives_a_request_against_a_dead_storage() -> None:
+    # google-cloud-storage fetches a bucket's metadata for OpenTelemetry in a thread of
+    # its own on the first call per bucket (traces on or off); against a dead port that
+    # thread retried for two minutes after the response. Our clients switch it off.
+    client = make_app(retry_seconds=1.0).test_client()
+    response = client.post(
+        "/upload",
+        data={"file": (io.BytesIO(PNG), "a.png", "image/png")},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 503
+    assert [t.name for t in threading.enumerate() if "_fetch_background" in t.name] == []
 
 
 @pytest.mark.parametrize("value", [0, -1])
