@@ -59,7 +59,7 @@ def create_app(config: dict[str, t.Any] | None = None) -> Flask:
     if config:
         app.config.update(config)
 
-    from . import api, attachments, auth, files, jobs, limits, posts
+    from . import api, attachments, auth, files, jobs, latest, limits, posts
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(limits.bp)
@@ -69,6 +69,7 @@ def create_app(config: dict[str, t.Any] | None = None) -> Flask:
     app.register_blueprint(jobs.bp)
     app.config.setdefault("GCS_BUCKET", app.config["UPLOAD_BUCKET"])
     files.storage.init_app(app)
+    latest.init_app(app)
     errors.register(app)
 
     app.before_request(load_user)

@@ -11,8 +11,9 @@ from framework import Blueprint, g, jsonify, request, url_for
 
 from .csrf import csrf_token
 from .files import delete_attachments
+from .latest import latest_posts
 from .models import Post
-from .posts import get_post, own_post, page_of, validate
+from .posts import get_post_with_attachments, latest_page, own_post, validate
 from .security import login_required
 from .validation import json_object
 
@@ -30,7 +31,7 @@ def whoami() -> t.Any:
 
 @bp.get("/posts")
 def list_posts() -> t.Any:
-    posts, cursor = page_of(Post.query().order(-Post.created), request.args.get("cursor"))
+    posts, cursor = latest_page(request.args.get("cursor"))
     return {
         "posts": [p.to_dict_public() for p in posts],
         "next": url_for("api.list_posts", cursor=cursor) if cursor else None,
@@ -39,7 +40,7 @@ def list_posts() -> t.Any:
 
 @bp.get("/posts/<int:post_id>")
 def read_post(post_id: int) -> t.Any:
-    post = get_post(post_id)
+    post, attachments = get_post_with_attachments(post_id)
     data = post.to_dict_public()
     data["attachments"] = [
         {
@@ -49,7 +50,7 @@ def read_post(post_id: int) -> t.Any:
             "size": a.size,
             "download": url_for("attachments.download", post_id=post_id, attachment_id=a.key.id()),
         }
-        for a in post.attachments()
+        for a in attachments
     ]
     return data
 
@@ -65,6 +66,7 @@ def create_post() -> t.Any:
         return _error(400, "The post is not valid.", fields=errors)
     post = Post(author=g.user.key, author_name=g.user.username, title=title, text=text)
     post.put()
+    latest_posts().invalidate()
     body = post.to_dict_public()
     return jsonify(body), 201, {"Location": url_for("api.read_post", post_id=body["id"])}
 
@@ -75,6 +77,7 @@ def delete_post(post_id: int) -> t.Any:
     post = own_post(post_id)
     delete_attachments(post)
     post.key.delete()
+    latest_posts().invalidate()
     return "", 204
 
 

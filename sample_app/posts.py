@@ -11,6 +11,7 @@ from google.cloud import ndb  # type: ignore[import-untyped, unused-ignore]
 from framework import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 
 from .files import delete_attachments
+from .latest import latest_posts
 from .models import Post, User
 from .security import login_required
 
@@ -67,9 +68,18 @@ def validate(title: str, text: str) -> dict[str, str]:
     return errors
 
 
+def latest_page(cursor_text: str | None) -> tuple[list[Post], str | None]:
+    """A page of the latest posts (the front page's and the API's); the first page is
+    kept in memory for a moment (:mod:`sample_app.latest`)."""
+    query = Post.query().order(-Post.created)
+    if cursor_text:
+        return page_of(query, cursor_text)
+    return latest_posts().get(lambda: page_of(query, None))
+
+
 @bp.route("/")
 def index() -> t.Any:
-    posts, cursor = page_of(Post.query().order(-Post.created), request.args.get("cursor"))
+    posts, cursor = latest_page(request.args.get("cursor"))
     return render_template("index.html", posts=posts, cursor=cursor)
 
 
@@ -83,10 +93,20 @@ def user_page(username: str) -> t.Any:
     return render_template("user.html", owner=user, posts=posts, cursor=cursor)
 
 
+def get_post_with_attachments(post_id: int) -> tuple[Post, list[t.Any]]:
+    """A post and its attachments (one Datastore call), or a 404."""
+    if not 0 < post_id <= MAX_ID:
+        abort(404)
+    found = Post.with_attachments(post_id)
+    if found is None:
+        abort(404)
+    return found
+
+
 @bp.route("/p/<int:post_id>")
 def show(post_id: int) -> t.Any:
-    post = get_post(post_id)
-    return render_template("post.html", post=post, attachments=post.attachments())
+    post, attachments = get_post_with_attachments(post_id)
+    return render_template("post.html", post=post, attachments=attachments)
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -100,6 +120,7 @@ def create() -> t.Any:
         if not errors:
             post = Post(author=g.user.key, author_name=g.user.username, title=title, text=text)
             post.put()
+            latest_posts().invalidate()
             flash("Posted.", "success")
             return redirect(url_for("posts.show", post_id=post.key.id()))
     status = 400 if errors else 200
@@ -120,6 +141,7 @@ def edit(post_id: int) -> t.Any:
         if not errors:
             post.title, post.text = title, text
             post.put()
+            latest_posts().invalidate()
             flash("Saved.", "success")
             return redirect(url_for("posts.show", post_id=post_id))
     status = 400 if errors else 200
@@ -134,5 +156,6 @@ def delete(post_id: int) -> t.Any:
     post = own_post(post_id)
     delete_attachments(post)
     post.key.delete()
+    latest_posts().invalidate()
     flash("Deleted.", "info")
     return redirect(url_for("posts.index"))
