@@ -11,7 +11,6 @@ from framework import Blueprint, g, jsonify, request, url_for
 
 from .csrf import csrf_token
 from .files import delete_attachments
-from .latest import latest_posts
 from .models import Post
 from .posts import get_post_with_attachments, latest_page, own_post, validate
 from .security import login_required
@@ -66,7 +65,6 @@ def create_post() -> t.Any:
         return _error(400, "The post is not valid.", fields=errors)
     post = Post(author=g.user.key, author_name=g.user.username, title=title, text=text)
     post.put()
-    latest_posts().invalidate()
     body = post.to_dict_public()
     return jsonify(body), 201, {"Location": url_for("api.read_post", post_id=body["id"])}
 
@@ -77,7 +75,6 @@ def delete_post(post_id: int) -> t.Any:
     post = own_post(post_id)
     delete_attachments(post)
     post.key.delete()
-    latest_posts().invalidate()
     return "", 204
 
 

@@ -10,9 +10,9 @@ from google.cloud import ndb  # type: ignore[import-untyped, unused-ignore]
 
 from framework import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 
+from .cache import public_cache
 from .files import delete_attachments
-from .latest import latest_posts
-from .models import Post, User
+from .models import Attachment, Post, User
 from .security import login_required
 
 bp = Blueprint("posts", __name__)
@@ -70,11 +70,17 @@ def validate(title: str, text: str) -> dict[str, str]:
 
 def latest_page(cursor_text: str | None) -> tuple[list[Post], str | None]:
     """A page of the latest posts (the front page's and the API's); the first page is
-    kept in memory for a moment (:mod:`sample_app.latest`)."""
+    kept in memory for a moment (:mod:`sample_app.cache`)."""
     query = Post.query().order(-Post.created)
     if cursor_text:
         return page_of(query, cursor_text)
-    return latest_posts().get(lambda: page_of(query, None))
+
+    def load() -> tuple[tuple[Post, ...], str | None]:
+        posts, cursor = page_of(query, None)
+        return tuple(posts), cursor
+
+    posts, cursor = public_cache().get("latest", load)
+    return list(posts), cursor
 
 
 @bp.route("/")
@@ -93,14 +99,27 @@ def user_page(username: str) -> t.Any:
     return render_template("user.html", owner=user, posts=posts, cursor=cursor)
 
 
-def get_post_with_attachments(post_id: int) -> tuple[Post, list[t.Any]]:
-    """A post and its attachments (one Datastore call), or a 404."""
+def _not_by_viewer(found: tuple[Post, tuple[Attachment, ...]] | None) -> bool:
+    # The author always gets a fresh read (see sample_app.cache).
+    return found is None or g.user is None or found[0].author != g.user.key
+
+
+def get_post_with_attachments(post_id: int) -> tuple[Post, list[Attachment]]:
+    """A post and its attachments (one Datastore call, or none while the post is kept
+    in memory: :mod:`sample_app.cache`), or a 404."""
     if not 0 < post_id <= MAX_ID:
         abort(404)
-    found = Post.with_attachments(post_id)
+
+    def load() -> tuple[Post, tuple[Attachment, ...]] | None:
+        found = Post.with_attachments(post_id)
+        return None if found is None else (found[0], tuple(found[1]))
+
+    found = public_cache().get(
+        ("post", post_id), load, reuse=_not_by_viewer, keep=lambda value: value is not None
+    )
     if found is None:
         abort(404)
-    return found
+    return found[0], list(found[1])
 
 
 @bp.route("/p/<int:post_id>")
@@ -120,7 +139,6 @@ def create() -> t.Any:
         if not errors:
             post = Post(author=g.user.key, author_name=g.user.username, title=title, text=text)
             post.put()
-            latest_posts().invalidate()
             flash("Posted.", "success")
             return redirect(url_for("posts.show", post_id=post.key.id()))
     status = 400 if errors else 200
@@ -141,7 +159,6 @@ def edit(post_id: int) -> t.Any:
         if not errors:
             post.title, post.text = title, text
             post.put()
-            latest_posts().invalidate()
             flash("Saved.", "success")
             return redirect(url_for("posts.show", post_id=post_id))
     status = 400 if errors else 200
@@ -156,6 +173,5 @@ def delete(post_id: int) -> t.Any:
     post = own_post(post_id)
     delete_attachments(post)
     post.key.delete()
-    latest_posts().invalidate()
     flash("Deleted.", "info")
     return redirect(url_for("posts.index"))
