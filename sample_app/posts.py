@@ -18,6 +18,7 @@ from .security import login_required
 bp = Blueprint("posts", __name__)
 
 PAGE_SIZE = 10
+E = t.TypeVar("E", bound=ndb.Model)
 MAX_TITLE = 120
 MAX_TEXT = 10_000
 
@@ -68,6 +69,15 @@ def validate(title: str, text: str) -> dict[str, str]:
     return errors
 
 
+def settled(entities: t.Sequence[E]) -> tuple[E, ...]:
+    """``entities``, each property read once: ndb converts a value read from Datastore
+    on its first access, and entities kept for other requests are then only read, by any
+    number of threads at once."""
+    for entity in entities:
+        entity.to_dict()
+    return tuple(entities)
+
+
 def latest_page(cursor_text: str | None) -> tuple[list[Post], str | None]:
     """A page of the latest posts (the front page's and the API's); the first page is
     kept in memory for a moment (:mod:`sample_app.cache`)."""
@@ -77,7 +87,7 @@ def latest_page(cursor_text: str | None) -> tuple[list[Post], str | None]:
 
     def load() -> tuple[tuple[Post, ...], str | None]:
         posts, cursor = page_of(query, None)
-        return tuple(posts), cursor
+        return settled(posts), cursor
 
     posts, cursor = public_cache().get("latest", load)
     return list(posts), cursor
@@ -112,7 +122,7 @@ def get_post_with_attachments(post_id: int) -> tuple[Post, list[Attachment]]:
 
     def load() -> tuple[Post, tuple[Attachment, ...]] | None:
         found = Post.with_attachments(post_id)
-        return None if found is None else (found[0], tuple(found[1]))
+        return None if found is None else (settled([found[0]])[0], settled(found[1]))
 
     found = public_cache().get(
         ("post", post_id), load, reuse=_not_by_viewer, keep=lambda value: value is not None

@@ -207,7 +207,6 @@ def test_a_session_from_before_gets_the_username_from_the_account(users: Users, 
     assert ">Bob<" in bob.get("/").text
 
 
-
 def test_a_post_and_its_attachments_come_in_the_same_order_as_before(
     users: Users, app: Flask
 ) -> None:
