@@ -23,6 +23,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from gae.deploy import entrypoint
+
 ROOT = Path(__file__).resolve().parents[1]
 HOST = "127.0.0.1"
 TARGET = "bench.http_app:app"
@@ -141,23 +143,15 @@ SERVERS: dict[str, Server] = {
 
 def app_yaml_entrypoint(app_yaml: Path = ROOT / "app.yaml") -> str:
     """The ``entrypoint`` command line of ``app_yaml`` (the repository root's by default)."""
-    import yaml
-
-    return str(yaml.safe_load(app_yaml.read_text(encoding="utf-8")).get("entrypoint", ""))
+    return entrypoint.app_yaml_entrypoint(app_yaml)
 
 
 def entrypoint_argv(command: str, host: str, port: int, target: str | None = None) -> list[str]:
-    """An app.yaml ``entrypoint`` as the argv to run here: the program from this venv,
-    bound to ``host:port`` instead of App Engine's ``:$PORT`` / ``0.0.0.0`` + ``$PORT``,
-    and serving ``target`` instead of ``sample_app.main:app`` if given. Nothing else
-    changes."""
-    words = shlex.split(command)
-    out = [str(BIN / Path(words[0]).name)]
-    swap = {"0.0.0.0": host, "[::]": host, SAMPLE_TARGET: target or SAMPLE_TARGET}
-    for word in words[1:]:
-        bound = word.replace(":$PORT", f"{host}:{port}").replace("$PORT", str(port))
-        out.append(swap.get(bound, bound))
-    return out
+    """An app.yaml ``entrypoint`` as the argv to run here (this venv's program, bound to
+    ``host:port``), serving ``target`` instead of ``sample_app.main:app`` if given; see
+    :func:`gae.deploy.entrypoint.local_argv`."""
+    targets = {SAMPLE_TARGET: target} if target else None
+    return entrypoint.local_argv(command, host, port, bin_dir=BIN, targets=targets)
 
 
 def app_yaml_server(app_yaml: Path = ROOT / "app.yaml") -> Server:

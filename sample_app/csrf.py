@@ -9,8 +9,13 @@
   logout), so a token someone obtained before (for instance from a session planted in the
   victim's browser) is worthless after it.
 
-The token travels as the ``csrf_token`` form field or the ``X-CSRF-Token`` header, never
-in the query string.
+The token travels as the ``csrf_token`` form field or the ``X-CSRF-Token`` header, with
+one exception: a ``multipart/form-data`` post (a file upload) carries it in the header or
+the query string (``?csrf_token=``), never in its body. Its body is the file, and reading
+it streams the file into Cloud Storage: the token must be checked before a byte of the
+body is read, so that a post without it stores nothing. (A token in a URL can reach
+request logs; it is the session's, replaced at every login and logout, and
+``Referrer-Policy: same-origin`` keeps it from other sites.)
 """
 
 from __future__ import annotations
@@ -35,8 +40,11 @@ HEADER = "X-CSRF-Token"
 FIELD = "csrf_token"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 #: Endpoints App Engine itself calls (no browser, no token): warmup, and the session
-#: cleanup cron URL, which refuses anything but App Engine Cron.
-EXEMPT_ENDPOINTS = frozenset({"_ah_warmup", "gae_session_cleanup", "gae_tasks_run"})
+#: and upload cleanup cron URLs, which refuse anything but App Engine Cron, and the task
+#: URL, which refuses anything but Cloud Tasks.
+EXEMPT_ENDPOINTS = frozenset(
+    {"_ah_warmup", "gae_session_cleanup", "gae_storage_cleanup", "gae_tasks_run"}
+)
 _SALT = "sample_app.csrf"
 _UNREAD = object()
 
@@ -115,8 +123,23 @@ def check_csrf() -> None:
     """
     if request.method not in UNSAFE_METHODS or request.endpoint in EXEMPT_ENDPOINTS:
         return
+    verify(sent_token())
+
+
+def sent_token() -> str | None:
+    """The token this request sends: header, else query string (multipart posts: their
+    body is not read here), else the form field."""
+    header = request.headers.get(HEADER)
+    if header:
+        return header
+    if request.mimetype == "multipart/form-data":
+        return request.args.get(FIELD)
+    return request.form.get(FIELD)
+
+
+def verify(sent: str | None) -> None:
+    """Raise :class:`CSRFError` unless ``sent`` is this browser's token."""
     expected = session.get(SESSION_KEY) if _logged_in() else _visitor_token()
-    sent = request.headers.get(HEADER) or request.form.get(FIELD)
     # Compared as bytes: compare_digest refuses str with non-ASCII characters (a 500).
     if not expected or not sent or not hmac.compare_digest(_utf8(expected), _utf8(sent)):
         raise CSRFError()

@@ -56,6 +56,14 @@ def record(post: Post, stored: StoredFile) -> Attachment:
     return attachment
 
 
+def shared(attachment: Attachment) -> bool:
+    """Whether another attachment record names this attachment's object."""
+    others = Attachment.query(Attachment.object_name == attachment.object_name).fetch(
+        2, keys_only=True
+    )
+    return any(key != attachment.key for key in others)
+
+
 def stored_file(attachment: Attachment) -> StoredFile:
     """The :class:`StoredFile` an attachment record describes (to send or sign it)."""
     algorithm, _, checksum = (attachment.checksum or ":").partition(":")
@@ -71,9 +79,16 @@ def stored_file(attachment: Attachment) -> StoredFile:
 
 
 def delete_attachments(post: Post) -> None:
-    """Delete a post's attachments: the objects, then their records."""
+    """Delete a post's attachments: the objects, then their records.
+
+    An object is deleted only by the one record that owns it: if any other attachment
+    (of any post) names the same object, the object stays. Uploads never share objects
+    (generated names; a direct upload finalizes once), so this is the last line of
+    defence, not the rule.
+    """
     attachments = Attachment.query(ancestor=post.key).fetch()
     for attachment in attachments:
-        storage.delete(attachment.object_name)
+        if not shared(attachment):
+            storage.delete(attachment.object_name)
     if attachments:
         ndb.delete_multi([a.key for a in attachments])

@@ -36,15 +36,20 @@ def load_user() -> None:
     g.user = current_user()
 
 
+def require_login() -> None:
+    """Stop an anonymous visitor: the login page (the API answers 401)."""
+    if g.user is None:
+        if request.blueprint == "api":
+            abort(401)
+        abort(redirect(url_for("auth.login", next=request.full_path.rstrip("?"))))
+
+
 def login_required(view: F) -> F:
     """Send anonymous visitors to the login page (the API answers 401)."""
 
     @wraps(view)
     def wrapper(*args: t.Any, **kwargs: t.Any) -> t.Any:
-        if g.user is None:
-            if request.blueprint == "api":
-                abort(401)
-            return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+        require_login()
         return view(*args, **kwargs)
 
     return t.cast(F, wrapper)

@@ -10,6 +10,7 @@ with the checks that span several files.
 from __future__ import annotations
 
 import difflib
+import functools
 import math
 import re
 from dataclasses import dataclass
@@ -17,31 +18,20 @@ from pathlib import Path
 
 import yaml
 
-from .entrypoint import (
-    SERVER_DISTRIBUTIONS,
-    Entrypoint,
-    Requirement,
-    bind_host,
-    bind_uses_port,
-    defined_names,
-    module_file,
-    parse_entrypoint,
+from .entrypoint import Requirement
+from .requirements import uses_gae_wrap
+from .runtimes import (
+    B_CLASSES,
+    DEFAULT_INSTANCE_CLASS,
+    F_CLASSES,
+    FRAMEWORK_RUNTIMES,
+    INSTANCE_CLASSES,
+    RETIRED_RUNTIMES,
+    RUNTIMES,
 )
+from .runtimes import runtime as runtime_info
+from .servers import entrypoint_rules
 from .yamlnodes import Finding, Severity, YamlFile, get, items, line_of, number, pairs, text
-
-#: Python runtimes of the App Engine standard environment that are supported today.
-RUNTIMES = ("python39", "python310", "python311", "python312", "python313")
-#: Runtimes this framework runs on (it needs Python 3.11 or newer).
-FRAMEWORK_RUNTIMES = ("python311", "python312", "python313")
-_RETIRED_RUNTIMES = frozenset({"python27", "python37", "python38"})
-
-#: Instance classes by scaling type, with memory in MB (F: automatic; B: basic/manual).
-F_CLASSES = {"F1": 384, "F2": 768, "F4": 1536, "F4_1G": 3072}
-B_CLASSES = {"B1": 384, "B2": 768, "B4": 1536, "B4_1G": 3072, "B8": 3072}
-INSTANCE_CLASSES = {"automatic": F_CLASSES, "basic": B_CLASSES, "manual": B_CLASSES}
-DEFAULT_INSTANCE_CLASS = {"automatic": "F1", "basic": "B2", "manual": "B2"}
-#: Most gunicorn worker processes worth running per class (each holds a copy of the app).
-MAX_WORKERS = {"F1": 2, "F2": 4, "F4": 8, "F4_1G": 8, "B1": 2, "B2": 4, "B4": 8, "B4_1G": 8}
 
 #: Top-level keys of a standard-environment app.yaml (used when gcloud is not installed).
 KNOWN_KEYS = frozenset(
@@ -101,6 +91,11 @@ class AppYamlContext:
         """The instance class in effect."""
         return self.app.text("instance_class") or DEFAULT_INSTANCE_CLASS[self.scaling[0]]
 
+    @functools.cached_property
+    def uses_gae_wrap(self) -> bool:
+        """Whether the app is wrapped with ``gae.wrap`` (see :func:`uses_gae_wrap`)."""
+        return uses_gae_wrap(self.root)
+
     def requirement(self, name: str) -> Requirement | None:
         """The requirements.txt line for a distribution, if listed."""
         for requirement in self.requirements or ():
@@ -126,7 +121,7 @@ def check_app_yaml(ctx: AppYamlContext, *, known_keys: bool = True) -> list[Find
         findings += _unknown_keys(ctx)
     findings += _runtime(ctx)
     findings += _scaling(ctx)
-    findings += _entrypoint(ctx)
+    findings += entrypoint_rules(ctx)
     findings += _handlers(ctx)
     findings += _env_variables(ctx)
     findings += _inbound_services(ctx)
@@ -155,6 +150,12 @@ def _unknown_keys(ctx: AppYamlContext) -> list[Finding]:
     return found
 
 
+def _use_runtime() -> str:
+    ga = [name for name in FRAMEWORK_RUNTIMES if getattr(runtime_info(name), "stage", "") == "ga"]
+    others = [name for name in FRAMEWORK_RUNTIMES if name != ga[-1]]
+    return f"Use 'runtime: {ga[-1]}' (or {', '.join(others)})."
+
+
 def _runtime(ctx: AppYamlContext) -> list[Finding]:
     node = ctx.app.get("runtime")
     runtime = text(node)
@@ -173,22 +174,16 @@ def _runtime(ctx: AppYamlContext) -> list[Finding]:
         )
     if runtime is None:
         found.append(
-            ctx.finding(
-                node or 1,
-                "error",
-                "app.yaml has no 'runtime'.",
-                "Add 'runtime: python312' (or python311, python313).",
-                "runtime",
-            )
+            ctx.finding(node or 1, "error", "app.yaml has no 'runtime'.", _use_runtime(), "runtime")
         )
-    elif runtime in _RETIRED_RUNTIMES:
+    elif runtime in RETIRED_RUNTIMES:
         found.append(
             ctx.finding(
                 node,
                 "error",
                 f"runtime {runtime!r} has reached end of support on App Engine and this "
                 "framework needs Python 3.11 or newer.",
-                "Use 'runtime: python312' (or python311, python313).",
+                _use_runtime(),
                 "runtime",
             )
         )
@@ -210,7 +205,7 @@ def _runtime(ctx: AppYamlContext) -> list[Finding]:
                 "error",
                 f"runtime {runtime!r} runs Python {runtime[6]}.{runtime[7:]}, but this "
                 "framework needs Python 3.11 or newer.",
-                "Use 'runtime: python312' (or python311, python313).",
+                _use_runtime(),
                 "runtime",
             )
         )
@@ -297,206 +292,11 @@ def _automatic_scaling(ctx: AppYamlContext, settings: yaml.Node | None) -> list[
                 concurrency,
                 "error",
                 f"max_concurrent_requests {value:g} is outside App Engine's range 1-1000.",
-                "Use a value between 1 and 1000, about the number of gunicorn threads.",
+                "Use a value between 1 and 1000: the requests one instance serves at once.",
                 "scaling",
             )
         )
     return found
-
-
-def _entrypoint(ctx: AppYamlContext) -> list[Finding]:
-    node = ctx.app.get("entrypoint")
-    command = text(node)
-    if command is None:
-        return _default_entrypoint(ctx)
-    entry = parse_entrypoint(command)
-    if entry.error is not None or entry.program is None:
-        return [
-            ctx.finding(
-                node,
-                "error",
-                f"The entrypoint {command!r} cannot be split into a command ({entry.error}).",
-                "Write it as a plain command line, e.g. 'gunicorn -b :$PORT main:app'.",
-                "entrypoint",
-            )
-        ]
-    found = []
-    distribution = SERVER_DISTRIBUTIONS.get(entry.program)
-    if distribution and ctx.requirements is not None and not ctx.requirement(distribution):
-        found.append(
-            ctx.finding(
-                node,
-                "error",
-                f"The entrypoint runs {entry.program}, but requirements.txt does not list "
-                f"{distribution!r}, so the instance fails to start.",
-                f"Add a pinned '{distribution}==VERSION' line to requirements.txt.",
-                "entrypoint-requirement",
-            )
-        )
-    if entry.is_gunicorn:
-        found += _gunicorn(ctx, node, entry)
-    elif "$PORT" not in command and "${PORT}" not in command:
-        found.append(
-            ctx.finding(
-                node,
-                "warning",
-                f"The entrypoint {command!r} does not mention $PORT; App Engine only sends "
-                "requests to the port in the PORT environment variable.",
-                "Make the server listen on $PORT (e.g. '--port $PORT').",
-                "entrypoint-port",
-            )
-        )
-    return found
-
-
-def _gunicorn(ctx: AppYamlContext, node: yaml.Node | None, entry: Entrypoint) -> list[Finding]:
-    found = []
-    if not entry.binds and entry.config_file is None:
-        found.append(
-            ctx.finding(
-                node,
-                "error",
-                "gunicorn is started without --bind, so it listens on 127.0.0.1:8000 "
-                "and App Engine's requests to $PORT never arrive.",
-                "Add '-b :$PORT' to the entrypoint.",
-                "entrypoint-port",
-            )
-        )
-    for bind in entry.binds:
-        if not bind_uses_port(bind):
-            found.append(
-                ctx.finding(
-                    node,
-                    "error",
-                    f"gunicorn binds {bind!r}, not $PORT; App Engine sends requests to the "
-                    "port in the PORT environment variable.",
-                    "Use '-b :$PORT'.",
-                    "entrypoint-port",
-                )
-            )
-        elif bind_host(bind) in {"127.0.0.1", "localhost", "::1"}:
-            found.append(
-                ctx.finding(
-                    node,
-                    "error",
-                    f"gunicorn binds {bind!r}, a loopback address that App Engine's front "
-                    "end cannot reach.",
-                    "Use '-b :$PORT' (all interfaces).",
-                    "entrypoint-port",
-                )
-            )
-    if entry.app_target is None:
-        found.append(
-            ctx.finding(
-                node,
-                "error",
-                "The gunicorn entrypoint names no application ('module:variable').",
-                "End the entrypoint with the app, e.g. 'main:app'.",
-                "entrypoint-app",
-            )
-        )
-    else:
-        found += _app_target(ctx, node, entry)
-    found += _sizing(ctx, node, entry)
-    return found
-
-
-def _app_target(ctx: AppYamlContext, node: yaml.Node | None, entry: Entrypoint) -> list[Finding]:
-    assert entry.app_target is not None
-    module, _, variable = entry.app_target.partition(":")
-    variable = variable or "application"
-    base = ctx.root / entry.chdir if entry.chdir else ctx.root
-    path = module_file(base, module)
-    if path is None:
-        return [
-            ctx.finding(
-                node,
-                "error",
-                f"gunicorn serves {entry.app_target!r}, but module {module!r} has no source "
-                f"file under the project ({module.replace('.', '/')}.py is missing).",
-                "Point the entrypoint at the module that creates the app, e.g. 'main:app'.",
-                "entrypoint-app",
-            )
-        ]
-    name = variable.split("(", 1)[0].strip()
-    names = defined_names(path)
-    if names is not None and name not in names:
-        relative = path.relative_to(ctx.root).as_posix()
-        return [
-            ctx.finding(
-                node,
-                "error",
-                f"gunicorn serves {entry.app_target!r}, but {relative} defines no {name!r}.",
-                f"Add '{name} = create_app()' to {relative}, or name the right variable.",
-                "entrypoint-app",
-            )
-        ]
-    return []
-
-
-def _sizing(ctx: AppYamlContext, node: yaml.Node | None, entry: Entrypoint) -> list[Finding]:
-    found = []
-    instance_class = ctx.instance_class
-    limit = MAX_WORKERS.get(instance_class)
-    workers = entry.workers or 1
-    if limit is not None and workers > limit:
-        memory = {**F_CLASSES, **B_CLASSES}[instance_class]
-        found.append(
-            ctx.finding(
-                node,
-                "warning",
-                f"{workers} gunicorn workers on {instance_class} ({memory} MB): each worker "
-                "holds its own copy of the app and its clients, so the instance risks being "
-                "stopped for exceeding its memory.",
-                f"Use at most {limit} workers and add --threads for concurrency, or a larger "
-                "instance_class.",
-                "entrypoint-sizing",
-            )
-        )
-    kind, settings = ctx.scaling
-    concurrency = number(get(settings, "max_concurrent_requests")) if kind == "automatic" else None
-    if not entry.threaded and (concurrency is None or concurrency > workers):
-        found.append(
-            ctx.finding(
-                node,
-                "warning",
-                f"gunicorn runs {workers} sync worker(s) without threads, so each instance "
-                "serves that many requests at once while waiting on Datastore.",
-                "Add '--worker-class gthread --threads 8': requests waiting on I/O overlap.",
-                "entrypoint-sizing",
-            )
-        )
-    return found
-
-
-def _default_entrypoint(ctx: AppYamlContext) -> list[Finding]:
-    main = ctx.root / "main.py"
-    line = ctx.app.key_line("runtime")
-    if not main.is_file():
-        return [
-            ctx.finding(
-                line,
-                "error",
-                "app.yaml has no entrypoint, so App Engine runs 'gunicorn main:app', but "
-                "there is no main.py in the project root.",
-                "Add main.py with 'app = create_app()', or set an entrypoint such as "
-                "'gunicorn -b :$PORT package.module:app'.",
-                "main-app",
-            )
-        ]
-    names = defined_names(main)
-    if names is not None and "app" not in names:
-        return [
-            ctx.finding(
-                line,
-                "error",
-                "app.yaml has no entrypoint, so App Engine runs 'gunicorn main:app', but "
-                "main.py defines no 'app'.",
-                "Add 'app = create_app()' (or 'from yourpackage import app') to main.py.",
-                "main-app",
-            )
-        ]
-    return []
 
 
 def _handlers(ctx: AppYamlContext) -> list[Finding]:
@@ -605,6 +405,29 @@ def _env_variables(ctx: AppYamlContext) -> list[Finding]:
             )
             continue
         reason = _secret_reason(name, value)
+        if reason == _BY_NAME and looks_like_placeholder(value):
+            # A placeholder is no leaked secret, but it is not harmless either: the
+            # variable wins over Secret Manager (load_secret_key reads it first), so the
+            # app runs with this value. gae.wrap refuses a placeholder SECRET_KEY and the
+            # app does not start: that stays an error.
+            refused = name in {"SECRET_KEY", "SECRET_KEY_FALLBACKS"} and ctx.uses_gae_wrap
+            found.append(
+                ctx.finding(
+                    value_node,
+                    "error" if refused else "warning",
+                    f"env_variables.{name} holds a placeholder ({value!r}); the app runs "
+                    "with it on App Engine"
+                    + (
+                        ", and gae.wrap refuses to start with a placeholder SECRET_KEY."
+                        if refused
+                        else " instead of the real value."
+                    ),
+                    f"Remove {name} from app.yaml and load the real value from Secret "
+                    "Manager (gae.secret_manager.load_secret_key).",
+                    "env-secret",
+                )
+            )
+            continue
         if reason:
             found.append(
                 ctx.finding(
@@ -620,6 +443,26 @@ def _env_variables(ctx: AppYamlContext) -> list[Finding]:
     return found
 
 
+_BY_NAME = "its name says so"
+_PLACEHOLDER = re.compile(
+    r"(<[^>]*>|\$\{?[A-Za-z_]\w*\}?|x{3,}|\*{3,}|\.{3}|_+|-+|"
+    r"(change|replace|fill|set|put)[-_ ]?(me|this|it|in|later)?\b.*|"
+    r"(your|my)[-_ ].*|"
+    r"todo|tbd|fixme|placeholder|dummy|example|sample|none|null|empty|unset|redacted|"
+    r"secret|password|passwd|token|key|dev|development|test|testing|fake|insecure)",
+    re.IGNORECASE,
+)
+
+
+def looks_like_placeholder(value: str) -> bool:
+    """Whether ``value`` is a stand-in for a secret (``changeme``, ``<token>``, ``xxx``,
+    ``${DB_PASSWORD}``), not a real one."""
+    from gae.wsgi import PLACEHOLDER_SECRETS
+
+    stripped = value.strip()
+    return stripped.lower() in PLACEHOLDER_SECRETS or bool(_PLACEHOLDER.fullmatch(stripped))
+
+
 def _secret_reason(name: str, value: str) -> str | None:
     if not value or _SECRET_REFERENCE.match(value):
         return None
@@ -627,7 +470,7 @@ def _secret_reason(name: str, value: str) -> str | None:
         if pattern.search(value):
             return f"the value contains {what}"
     if _SECRET_KEY_NAME.search(name) and not _NOT_A_SECRET_NAME.search(name):
-        return "its name says so"
+        return _BY_NAME
     if _looks_random(value):
         return "the value is a long random string"
     return None
@@ -645,7 +488,8 @@ def _looks_random(value: str) -> bool:
 
 def _inbound_services(ctx: AppYamlContext) -> list[Finding]:
     services = {text(node) for node in items(ctx.app.get("inbound_services"))}
-    if ctx.scaling[0] == "automatic" and "warmup" not in services:
+    # Only gae.wrap answers /_ah/warmup; for another app, warmup requests would be 404s.
+    if ctx.scaling[0] == "automatic" and "warmup" not in services and ctx.uses_gae_wrap:
         return [
             ctx.finding(
                 ctx.app.key_line("inbound_services") or ctx.app.key_line("runtime"),

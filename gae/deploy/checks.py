@@ -20,10 +20,12 @@ from pathlib import Path
 import yaml
 
 from .appyaml import AppYamlContext, check_app_yaml
-from .entrypoint import Requirement, parse_entrypoint, read_requirements
+from .entrypoint import parse_entrypoint
 from .gcloud import GcloudReport, GcloudUnavailable, parse_with_gcloud
 from .indexes import Index, IndexProperty, find_queries, index_satisfies
 from .indexes import required_indexes as needed_indexes
+from .requirements import distribution_findings, requirement_findings
+from .startup import startup_findings
 from .tasks import task_checks
 from .yamlnodes import Finding, YamlFile, get, items, line_of, text
 
@@ -131,13 +133,17 @@ def check_project(
     app, problem = YamlFile.load(root / "app.yaml", "app.yaml")
     if problem is not None:
         report.findings.append(problem)
-    requirements = _requirements(root, report.findings)
+    requirements = requirement_findings(root, report.findings)
     gcloud_report = _gcloud(root, report, gcloud, sdk_root)
     if app is not None:
         ctx = AppYamlContext(root, app, requirements)
         report.findings += check_app_yaml(ctx, known_keys=gcloud_report is None)
+        if requirements is not None:
+            report.findings += distribution_findings(root, requirements)
         if gcloud_report is not None:
             report.findings += _uploads(ctx, gcloud_report)
+        if import_app:
+            report.findings += _startup(ctx)
         report.findings += _cron(ctx, import_app)
         report.findings += task_checks(ctx, import_app, source_files(root, None))
         report.findings += _indexes(ctx, gcloud_report)
@@ -154,66 +160,6 @@ def _dedupe(findings: list[Finding]) -> list[Finding]:
             continue
         kept.append(finding)
     return kept
-
-
-def _requirements(root: Path, findings: list[Finding]) -> list[Requirement] | None:
-    path = root / "requirements.txt"
-    if not path.is_file():
-        findings.append(
-            Finding(
-                "requirements.txt",
-                None,
-                "error",
-                "There is no requirements.txt, so App Engine installs no dependencies and "
-                "the app fails to import.",
-                "Add requirements.txt listing every runtime dependency pinned with '=='.",
-                "requirements",
-            )
-        )
-        return None
-    requirements = read_requirements(path)
-    for req in requirements:
-        if req.name is not None:
-            if not req.spec.startswith("=="):
-                findings.append(
-                    Finding(
-                        "requirements.txt",
-                        req.line,
-                        "warning",
-                        f"{req.raw!r} is not pinned, so each deploy may install a different "
-                        "version from the one you tested.",
-                        f"Pin it: '{req.name}==VERSION' (the version in 'pip freeze').",
-                        "requirements-pin",
-                    )
-                )
-            continue
-        option = req.raw.split()[0]
-        if option in {"-e", "--editable"} or req.raw.startswith(("-e", "--editable")):
-            findings.append(
-                Finding(
-                    "requirements.txt",
-                    req.line,
-                    "error",
-                    f"{req.raw!r} is an editable install, which App Engine's build cannot do.",
-                    "List the package's runtime dependencies (pinned) instead; code in the "
-                    "uploaded folder is importable as it is.",
-                    "requirements-local",
-                )
-            )
-        elif req.raw.startswith((".", "/")) or req.raw.startswith("file:"):
-            findings.append(
-                Finding(
-                    "requirements.txt",
-                    req.line,
-                    "error",
-                    f"{req.raw!r} installs a local path, which App Engine's build resolves "
-                    "against its own copy and cannot install reliably.",
-                    "Remove the line and list the runtime dependencies (pinned) instead; "
-                    "packages in the uploaded folder are importable as they are.",
-                    "requirements-local",
-                )
-            )
-    return requirements
 
 
 def _gcloud(
@@ -376,6 +322,16 @@ def _required_uploads(ctx: AppYamlContext, uploaded: set[str]) -> list[Finding]:
         for name, why in needed.items()
         if (ctx.root / name).is_file() and name not in uploaded
     ]
+
+
+def _startup(ctx: AppYamlContext) -> list[Finding]:
+    command = ctx.app.text("entrypoint")
+    entry = parse_entrypoint(command) if command else None
+    target = (entry.app_target if entry else None) or "main:app"
+    base = ctx.root / entry.chdir if entry and entry.chdir else ctx.root
+    if not base.is_dir():
+        return []
+    return startup_findings(base, target, ctx.app.get("env_variables"))
 
 
 # -- cron -------------------------------------------------------------------------------------

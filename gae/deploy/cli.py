@@ -10,8 +10,8 @@ from pathlib import Path
 
 import click
 
-from .appyaml import B_CLASSES, F_CLASSES, FRAMEWORK_RUNTIMES
 from .checks import check_project
+from .runtimes import B_CLASSES, F_CLASSES, FRAMEWORK_RUNTIMES
 from .scaffold import ProjectOptions, ScaffoldError, package_name_for, write_project
 
 
@@ -45,9 +45,15 @@ def gae() -> None:
     "--entrypoint/--no-entrypoint",
     default=True,
     show_default=True,
-    help="Write an explicit gunicorn entrypoint (else App Engine's default, main:app).",
+    help="Write an explicit granian entrypoint (else App Engine's default: gunicorn on main:app).",
 )
-@click.option("--threads", type=int, default=8, show_default=True, help="gunicorn threads.")
+@click.option(
+    "--threads",
+    type=int,
+    default=8,
+    show_default=True,
+    help="granian blocking threads (and backpressure) per worker.",
+)
 @click.option("--max-instances", type=int, default=3, show_default=True)
 @click.option(
     "--vendor",
@@ -90,6 +96,13 @@ def init_command(
         f"Next: cd {directory} && make test && make run; before the first deploy, store "
         "SECRET_KEY in Secret Manager (see README.md), then 'make deploy'."
     )
+    if not vendor:
+        # Until the distribution is on PyPI, pip finds it only where its wheel was built.
+        click.echo(
+            "requirements.txt installs gae-framework: if it is not on your package index "
+            "yet, run 'PIP_FIND_LINKS=/path/to/gae-framework/dist make test', or use "
+            "--vendor (README.md)."
+        )
 
 
 @gae.command("check")

@@ -2,8 +2,9 @@
 
 App Engine runs the ``entrypoint`` of ``app.yaml`` in a shell with ``PORT`` set, after
 installing ``requirements.txt`` with pip. These helpers pull out what the checks need: the
-server program, where gunicorn binds, its worker model, the ``module:variable`` it serves,
-and which distributions the requirements name.
+server program, where gunicorn or granian binds, its worker model, the ``module:variable``
+it serves, and which distributions the requirements name. :func:`local_argv` turns an
+entrypoint into the command line to run it on a loopback port here (tests, benchmarks).
 """
 
 from __future__ import annotations
@@ -33,9 +34,23 @@ _GUNICORN_VALUE_OPTIONS = frozenset(
     }
 )  # fmt: skip
 
+#: granian options that are flags (``--ws``/``--no-ws`` pairs); every other option takes a
+#: value (``granian --help``, 2.x).
+_GRANIAN_FLAGS = frozenset(
+    {
+        "--ws", "--http1-keep-alive", "--http1-pipeline-flush", "--http2-adaptive-window",
+        "--log", "--access-log", "--ssl-client-verify", "--respawn-failed-workers",
+        "--factory", "--metrics", "--reload", "--reload-ignore-worker-failure", "--version",
+        "--help",
+    }
+)  # fmt: skip
+#: granian's defaults for what the checks read (it binds loopback unless told otherwise).
+GRANIAN_DEFAULTS = {"host": "127.0.0.1", "port": "8000", "interface": "rsgi"}
+
 #: Programs App Engine can only run when requirements.txt installs them.
 SERVER_DISTRIBUTIONS = {
     "gunicorn": "gunicorn",
+    "granian": "granian",
     "uvicorn": "uvicorn",
     "hypercorn": "hypercorn",
     "waitress-serve": "waitress",
@@ -57,11 +72,23 @@ class Entrypoint:
     chdir: str | None = None
     app_target: str | None = None
     error: str | None = None
+    #: granian's --host, --port and --interface (None when not given).
+    host: str | None = None
+    port: str | None = None
+    interface: str | None = None
+    #: granian's threads per worker that run the WSGI app, and its cap on requests in Python.
+    blocking_threads: int | None = None
+    backpressure: int | None = None
 
     @property
     def is_gunicorn(self) -> bool:
         """Whether gunicorn is the server."""
         return self.program == "gunicorn"
+
+    @property
+    def is_granian(self) -> bool:
+        """Whether granian is the server."""
+        return self.program == "granian"
 
     @property
     def threaded(self) -> bool:
@@ -85,20 +112,62 @@ def parse_entrypoint(command: str) -> Entrypoint:
         return result
     program = Path(argv[0]).name
     rest = argv[1:]
-    if re.fullmatch(r"python[0-9.]*", program) and rest[:2] == ["-m", "gunicorn"]:
-        program, rest = "gunicorn", rest[2:]
+    if re.fullmatch(r"python[0-9.]*", program) and rest[:2] in (
+        ["-m", "gunicorn"],
+        ["-m", "granian"],
+    ):
+        program, rest = rest[1], rest[2:]
     result.program = program
     if program == "gunicorn":
         _read_gunicorn(rest, result)
     elif program == "granian":
-        # granian's APP argument; its options' values (hosts, ports, numbers) never look
-        # like module:variable.
-        targets = [word for word in rest if _APP_TARGET.fullmatch(word)]
-        result.app_target = targets[-1] if targets else None
+        _read_granian(rest, result)
     return result
 
 
-_APP_TARGET = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*")
+def _read_granian(argv: list[str], result: Entrypoint) -> None:
+    positional: list[str] = []
+    index = 0
+    while index < len(argv):
+        token = argv[index]
+        index += 1
+        if not token.startswith("--"):
+            positional.append(token)
+            continue
+        if "=" in token:
+            option, value = token.split("=", 1)
+        elif token in _GRANIAN_FLAGS or token.startswith("--no-"):
+            continue
+        else:
+            option = token
+            value = argv[index] if index < len(argv) else ""
+            index += 1
+        if option == "--host":
+            result.host = value
+        elif option == "--port":
+            result.port = value
+        elif option == "--interface":
+            result.interface = value
+        elif option == "--workers":
+            result.workers = _int(value)
+        elif option == "--blocking-threads":
+            result.blocking_threads = _int(value)
+        elif option == "--backpressure":
+            result.backpressure = _int(value)
+        elif option == "--working-dir":
+            result.chdir = value
+    if positional:
+        result.app_target = positional[-1]
+
+
+def port_is_env(value: str | None) -> bool:
+    """Whether a ``--port`` value is App Engine's ``$PORT`` (or ``${PORT}``)."""
+    return value in {"$PORT", "${PORT}"}
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` only accepts connections from the instance itself."""
+    return host in {"localhost", "::1", "[::1]"} or host.startswith("127.")
 
 
 def _read_gunicorn(argv: list[str], result: Entrypoint) -> None:
@@ -156,6 +225,44 @@ def bind_host(bind: str) -> str:
     return host.strip("[]")
 
 
+# -- running an entrypoint here --------------------------------------------------------------
+
+#: Hosts an entrypoint binds for App Engine's front end (all interfaces).
+_ALL_INTERFACES = frozenset({"0.0.0.0", "[::]", "::"})
+
+
+def app_yaml_entrypoint(app_yaml: Path) -> str:
+    """The ``entrypoint`` command line of ``app_yaml`` (``""`` when it has none)."""
+    import yaml
+
+    data = yaml.safe_load(app_yaml.read_text(encoding="utf-8")) or {}
+    return str(data.get("entrypoint") or "")
+
+
+def local_argv(
+    command: str,
+    host: str,
+    port: int,
+    *,
+    bin_dir: Path,
+    targets: dict[str, str] | None = None,
+) -> list[str]:
+    """An app.yaml ``entrypoint`` as the argv to run here: the program from ``bin_dir``
+    (a virtualenv's ``bin``), bound to ``host:port`` instead of App Engine's ``:$PORT`` or
+    ``0.0.0.0`` + ``$PORT``, and each app in ``targets`` (``{"main:app": "other:app"}``)
+    replaced. Nothing else changes, so what runs is what App Engine runs."""
+    words = shlex.split(command)
+    if words and words[0] == "exec":
+        words = words[1:]
+    swap = dict.fromkeys(_ALL_INTERFACES, host) | (targets or {})
+    out = [str(bin_dir / Path(words[0]).name)]
+    for word in words[1:]:
+        bound = word.replace(":$PORT", f"{host}:{port}").replace(":${PORT}", f"{host}:{port}")
+        bound = bound.replace("${PORT}", str(port)).replace("$PORT", str(port))
+        out.append(swap.get(bound, bound))
+    return out
+
+
 # -- app targets --------------------------------------------------------------------------
 
 
@@ -210,6 +317,8 @@ class Requirement:
     raw: str
     name: str | None
     spec: str
+    #: The extras asked for (``gae-framework[gae,tasks]`` -> ``{"gae", "tasks"}``).
+    extras: frozenset[str] = frozenset()
 
 
 def canonical_name(name: str) -> str:
@@ -229,5 +338,10 @@ def read_requirements(path: Path) -> list[Requirement]:
             found.append(Requirement(number, line, None, ""))
             continue
         spec = match.group(3).split(";", 1)[0].strip()
-        found.append(Requirement(number, line, canonical_name(match.group(1)), spec))
+        extras = frozenset(
+            canonical_name(extra.strip())
+            for extra in (match.group(2) or "[]")[1:-1].split(",")
+            if extra.strip()
+        )
+        found.append(Requirement(number, line, canonical_name(match.group(1)), spec, extras))
     return found

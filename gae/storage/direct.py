@@ -8,14 +8,25 @@ limit, plus a *ticket* (signed with ``SECRET_KEY``) naming that object and the p
 When the browser reports the upload done, :meth:`DirectUploads.finalize` looks at what
 Cloud Storage holds, applies the same checks as uploads through the app (size, declared
 type, first bytes), and either records the object or deletes it.
+
+Each upload handed out is also recorded in Datastore (:mod:`gae.storage.markers`) with
+the caller's ``purpose``. Finalize trusts nothing the ticket names that the app can check
+itself: the bucket must be the configured one, the object name must have the policy's
+prefix and the shape of a generated name, the record must exist (the app handed this
+upload out and nobody finalized it yet) and carry the same purpose. Only then is the
+object read, and possibly deleted; the record is claimed in a transaction first, so a
+ticket finalizes once.
 """
 
 from __future__ import annotations
 
 import datetime
+import logging
+import re
 import typing as t
 
-from .client import StorageCore, utcnow
+from . import markers
+from .client import StorageCore, utcnow, uuid_name
 from .objects import FILENAME_METADATA, delete_quietly
 from .policy import (
     BadUpload,
@@ -31,6 +42,13 @@ from .policy import (
 )
 from .signing import DirectUpload, ticket_serializer
 from .sniff import SNIFF_BYTES
+
+logger = logging.getLogger("gae.storage")
+
+#: What :func:`gae.storage.client.uuid_name` appends to the policy's prefix.
+_UUID_NAME = re.compile(r"[0-9a-f]{32}")
+#: How long a resumable upload session stays open (Cloud Storage's limit).
+RESUMABLE_SESSION_LIFETIME = datetime.timedelta(days=7)
 
 
 class DirectUploads(StorageCore):
@@ -65,6 +83,26 @@ class DirectUploads(StorageCore):
         )
         return policy, declared, blob, ticket
 
+    def _open_record(self, blob: t.Any, purpose: str, window: datetime.timedelta) -> None:
+        """Record the upload handed out (see :mod:`gae.storage.markers`).
+
+        It expires once neither the upload (``window``) nor its ticket can be used any
+        more: then :func:`gae.storage.cleanup_uploads` may delete an unfinalized object.
+        """
+        if not isinstance(purpose, str):
+            raise TypeError(
+                f"purpose must be a string saying what the upload is for (e.g. "
+                f"f'post:{{post_id}}:user:{{user_id}}'), not {type(purpose).__name__}."
+            )
+        now = utcnow()
+        lasts = max(window, datetime.timedelta(seconds=self.ticket_max_age))
+        markers.open_record(blob.bucket.name, blob.name, purpose, now, now + lasts)
+
+    @property
+    def ticket_max_age(self) -> int:
+        """Seconds an upload ticket may be finalized (``GCS_UPLOAD_TICKET_MAX_AGE``, a day)."""
+        return int(self.config("GCS_UPLOAD_TICKET_MAX_AGE", 86400))
+
     def _length_range(self, policy: UploadPolicy, size: int | None) -> tuple[int, int]:
         if size is not None:
             return size, size
@@ -76,6 +114,7 @@ class DirectUploads(StorageCore):
         content_type: str,
         size: int | None = None,
         *,
+        purpose: str,
         policy: UploadPolicy | None = None,
         expires: datetime.timedelta | int | None = None,
     ) -> DirectUpload:
@@ -83,7 +122,9 @@ class DirectUploads(StorageCore):
 
         Signed conditions: the content type, the size (exactly ``size``, else up to the
         policy's limit: ``x-goog-content-length-range``) and create-only
-        (``x-goog-if-generation-match: 0``).
+        (``x-goog-if-generation-match: 0``). ``purpose`` says what the upload is for (an
+        opaque string such as ``f"post:{post_id}:user:{user_id}"``); :meth:`finalize` must
+        be given the same one.
         """
         policy, declared, blob, ticket = self._prepare(filename, content_type, size, policy)
         low, high = self._length_range(policy, size)
@@ -98,6 +139,7 @@ class DirectUploads(StorageCore):
             credentials=self.signing_credentials(),
             api_access_endpoint=self.signed_url_endpoint(),
         )
+        self._open_record(blob, purpose, lifetime)
         return DirectUpload(
             method="PUT",
             url=url,
@@ -115,6 +157,7 @@ class DirectUploads(StorageCore):
         content_type: str,
         size: int | None = None,
         *,
+        purpose: str,
         policy: UploadPolicy | None = None,
         expires: datetime.timedelta | int | None = None,
     ) -> DirectUpload:
@@ -122,6 +165,7 @@ class DirectUploads(StorageCore):
 
         The form posts ``fields`` then the file to ``url``; the policy fixes the object
         name and content type and limits the size. Cloud Storage answers 201.
+        ``purpose``: as for :meth:`signed_upload_url`.
         """
         policy, declared, blob, ticket = self._prepare(filename, content_type, size, policy)
         low, high = self._length_range(policy, size)
@@ -139,6 +183,7 @@ class DirectUploads(StorageCore):
         if endpoint:
             # The policy's signature does not cover the URL: only the form's target moves.
             url = f"{endpoint}/{blob.bucket.name}/"
+        self._open_record(blob, purpose, lifetime)
         return DirectUpload(
             method="POST",
             url=url,
@@ -156,6 +201,7 @@ class DirectUploads(StorageCore):
         content_type: str,
         size: int,
         *,
+        purpose: str,
         origin: str | None = None,
         policy: UploadPolicy | None = None,
     ) -> DirectUpload:
@@ -165,13 +211,14 @@ class DirectUploads(StorageCore):
         browser ``PUT``s the file (in pieces with ``Content-Range`` if it likes) to
         ``url``. Cloud Storage enforces the size, the type and create-only; ``origin``
         (e.g. ``request.origin``) is the page allowed to upload, for CORS. A session
-        lasts up to a week.
+        lasts up to a week. ``purpose``: as for :meth:`signed_upload_url`.
         """
         policy, declared, blob, ticket = self._prepare(filename, content_type, size, policy)
         blob.metadata = {FILENAME_METADATA: sanitize_filename(filename)}
         url = blob.create_resumable_upload_session(
             content_type=declared, size=size, origin=origin, if_generation_match=0
         )
+        self._open_record(blob, purpose, RESUMABLE_SESSION_LIFETIME)
         return DirectUpload(
             method="PUT",
             url=url,
@@ -179,20 +226,67 @@ class DirectUploads(StorageCore):
             fields={},
             bucket=blob.bucket.name,
             object_name=blob.name,
-            expires_at=utcnow() + datetime.timedelta(days=7),
+            expires_at=utcnow() + RESUMABLE_SESSION_LIFETIME,
             ticket=ticket,
         )
 
-    def finalize(self, ticket: str) -> StoredFile:
+    def finalize(
+        self, ticket: str, *, purpose: str, policy: UploadPolicy | None = None
+    ) -> StoredFile:
         """Check a direct upload against its policy and record it; delete it if it fails.
 
-        ``ticket`` comes from the :class:`DirectUpload`. Raises :class:`UploadNotFound`
-        (404) when nothing was uploaded yet, :class:`BadUpload` for a bad ticket, and
-        413/415/400 when the object breaks the policy (then the object is deleted).
-        Calling it again for the same ticket returns the same record.
+        ``ticket`` comes from the :class:`DirectUpload`; ``purpose`` must be the one the
+        upload was handed out for, and ``policy`` the one it was handed out under
+        (default :attr:`direct_policy`). Before anything is read from Cloud Storage the
+        ticket must name the configured bucket and a generated object name under the
+        policy's prefix (else 400), the upload must be one this app handed out and nobody
+        finalized yet (else 409), for this purpose (else 403). Then: 404
+        (:class:`UploadNotFound`) when nothing was uploaded yet (finalize may be called
+        again), 413/415/400 when the object breaks the policy (it is deleted). A ticket
+        finalizes once: a second call gets a 409, even while the first is running.
         """
+        policy = policy or self.direct_policy
         data = self._load_ticket(ticket)
-        return finalize_object(self.client.bucket(data["b"]), data)
+        bucket_name, name = str(data.get("b")), str(data.get("o"))
+        if bucket_name != self.bucket_name:
+            raise BadUpload(
+                f"The upload ticket names the bucket {bucket_name!r}, but this app's uploads "
+                f"go to {self.bucket_name!r}: nothing was read or deleted. Send the ticket "
+                "returned with the upload URL."
+            )
+        if not self.is_upload_name(policy, name):
+            raise BadUpload(
+                f"The upload ticket names the object {name!r}, which is not a name this app "
+                f"generates for uploads (under {policy.prefix!r}): nothing was read or "
+                "deleted. Send the ticket returned with the upload URL."
+            )
+        markers.claim(bucket_name, name, purpose, utcnow())
+        try:
+            record = finalize_object(self.bucket(), data, policy)
+        except UploadRejected as error:
+            if isinstance(error, UploadNotFound):
+                _give_back(bucket_name, name)  # not uploaded yet: may come later
+            else:
+                markers.close(bucket_name, name)  # the object was deleted
+            raise
+        except BaseException:
+            _give_back(bucket_name, name)  # Cloud Storage failed: finalize may be retried
+            raise
+        markers.close(bucket_name, name)
+        return record
+
+    def is_upload_name(self, policy: UploadPolicy, name: str) -> bool:
+        """Whether ``name`` is one :attr:`object_namer` could have made under ``policy``.
+
+        With the default namer: the prefix and 32 hex digits. With your own namer, the
+        prefix and a non-empty rest without ``..``; override this to be exact.
+        """
+        if not name.startswith(policy.prefix):
+            return False
+        rest = name[len(policy.prefix) :]
+        if self.object_namer is uuid_name:
+            return _UUID_NAME.fullmatch(rest) is not None
+        return bool(rest) and ".." not in rest.split("/")
 
     def _serializer(self) -> t.Any:
         return ticket_serializer(
@@ -202,7 +296,7 @@ class DirectUploads(StorageCore):
     def _load_ticket(self, ticket: str) -> dict[str, t.Any]:
         from itsdangerous import BadData, SignatureExpired
 
-        max_age = int(self.config("GCS_UPLOAD_TICKET_MAX_AGE", 86400))
+        max_age = self.ticket_max_age
         try:
             data = self._serializer().loads(ticket, max_age=max_age)
         except SignatureExpired as error:
@@ -215,19 +309,38 @@ class DirectUploads(StorageCore):
                 "The upload ticket is not one this app issued (or it was altered); send the "
                 "ticket returned with the upload URL unchanged."
             ) from error
-        return t.cast(dict[str, t.Any], data)
+        if not isinstance(data, dict):
+            raise BadUpload("The upload ticket holds no upload; send the ticket unchanged.")
+        return data
 
 
-def finalize_object(bucket: t.Any, ticket: t.Mapping[str, t.Any]) -> StoredFile:
-    """Check the object a ticket names; its record, or a 4xx after deleting it."""
-    name, declared, filename = ticket["o"], ticket["t"], ticket["f"]
-    allowed = ticket["a"]
-    policy = UploadPolicy(
-        max_file_size=ticket["m"],
+def _give_back(bucket: str, name: str) -> None:
+    """Release a claim without hiding the error being raised; if Datastore fails too, the
+    record stays claimed and the clean-up deletes the upload once it expires."""
+    try:
+        markers.release(bucket, name)
+    except Exception:
+        logger.warning("Could not release the claim on gs://%s/%s", bucket, name, exc_info=True)
+
+
+def finalize_object(
+    bucket: t.Any, ticket: t.Mapping[str, t.Any], app_policy: UploadPolicy
+) -> StoredFile:
+    """Check the object a ticket names; its record, or a 4xx after deleting it.
+
+    The limits are the app's policy, narrowed (never widened) by what the ticket says
+    the upload was signed for (an exact size, say).
+    """
+    name, declared = str(ticket.get("o")), normalize_type(str(ticket.get("t")))
+    filename = sanitize_filename(str(ticket.get("f") or ""))
+    try:
+        signed_size = int(ticket["m"])
+    except (KeyError, TypeError, ValueError):
+        signed_size = app_policy.max_file_size
+    policy = app_policy.replace(
+        max_file_size=max(1, min(signed_size, app_policy.max_file_size)),
         max_request_size=None,
-        allowed_types=frozenset(allowed) if allowed is not None else None,
-        allow_empty=ticket["e"],
-        checksum=ticket["c"],
+        allow_empty=app_policy.allow_empty and bool(ticket.get("e")),
     )
     blob = bucket.get_blob(name)
     if blob is None:
@@ -263,6 +376,7 @@ def finalize_object(bucket: t.Any, ticket: t.Mapping[str, t.Any]) -> StoredFile:
 
 
 def _check(blob: t.Any, policy: UploadPolicy, declared: str, filename: str) -> str:
+    policy.check_declared(filename, declared)
     size = int(blob.size or 0)
     if size > policy.max_file_size:
         raise FileTooLarge(

@@ -7,14 +7,16 @@ from __future__ import annotations
 
 import typing as t
 
-from framework import request
+from framework import current_app, request
 from gae.errors import ConfigurationError
 from gae.request_class import add_request_mixin
 
+from .cleanup import CLEANUP_ENDPOINT, CLEANUP_RULE, register_cleanup_route
 from .direct import DirectUploads
 from .downloads import Downloads
-from .policy import FileTypeRejected, StoredFile, UploadPolicy
+from .policy import FileTypeRejected, StoredFile, UploadForbidden, UploadPolicy
 from .receiver import (
+    ALLOW_ATTRIBUTE,
     POLICY_ATTRIBUTE,
     RECEIVER_KEY,
     Receiver,
@@ -27,6 +29,9 @@ if t.TYPE_CHECKING:
     from framework import Flask, Response
 
 V = t.TypeVar("V", bound=t.Callable[..., t.Any])
+#: An upload guard: called before the first byte of the body is read; it raises an
+#: HTTP error (``abort(403)``) or returns ``False`` (a 403) to refuse the upload.
+Guard = t.Callable[[], t.Any]
 
 
 class Storage(DirectUploads, Downloads):
@@ -45,7 +50,17 @@ class Storage(DirectUploads, Downloads):
     may be retried, default 10 s), ``GCS_SIGNING_KEY_FILE``, ``GCS_SIGNING_SERVICE_ACCOUNT``,
     ``GCS_SIGNED_URL_EXPIRES`` (seconds, default 900), ``GCS_SIGNED_URL_ENDPOINT``,
     ``GCS_UPLOAD_TICKET_MAX_AGE`` (seconds, default one day).
+
+    Direct uploads keep a small Datastore record each until they are finalized
+    (:mod:`gae.storage.markers`): they need Datastore, as sessions do.
+
+    ``init_app`` also adds the cron-only URL :attr:`cleanup_rule` that deletes direct
+    uploads nobody finalized (:func:`gae.storage.cleanup_uploads`); set the class
+    attribute to ``None`` in a subclass to leave it out.
     """
+
+    #: Where the clean-up of unfinalized direct uploads is served (App Engine Cron only).
+    cleanup_rule: str | None = CLEANUP_RULE
 
     def init_app(self, app: Flask) -> None:
         """Register with ``app``: its request class learns to stream uploads."""
@@ -54,6 +69,8 @@ class Storage(DirectUploads, Downloads):
         add_request_mixin(app, UploadRequestMixin, "Upload")
         app.after_request(self._after_request)
         app.teardown_request(self._teardown_request)
+        if self.cleanup_rule and CLEANUP_ENDPOINT not in app.view_functions:
+            register_cleanup_route(app, self, self.cleanup_rule)
 
     def receive(self, policy: UploadPolicy | None = None) -> list[StoredFile]:
         """Stream this request's files into Cloud Storage; their records, in form order.
@@ -79,7 +96,8 @@ class Storage(DirectUploads, Downloads):
                     "Files must be sent as multipart/form-data (a form with "
                     f'enctype="multipart/form-data"), not {shown}.'
                 )
-            receiver = self.begin(policy or self.policy)
+            view = current_app.view_functions.get(request.endpoint or "")
+            receiver = self.begin(policy or self.policy, allow=getattr(view, ALLOW_ATTRIBUTE, None))
         request.files  # noqa: B018 (parses the body into Cloud Storage, once)
         if not receiver.parser_made:
             raise ConfigurationError(
@@ -104,22 +122,41 @@ class Storage(DirectUploads, Downloads):
         if isinstance(receiver, Receiver):
             receiver.keep = True
 
-    def accepts_uploads(self, policy: UploadPolicy | None = None) -> t.Callable[[V], V]:
+    def accepts_uploads(
+        self, policy: UploadPolicy | None = None, *, allow: Guard | None = None
+    ) -> t.Callable[[V], V]:
         """Mark a view whose files go to Cloud Storage as soon as anything reads the form.
 
         With it, a ``before_request`` hook (a CSRF check, say) may read ``request.form``
         first; the files are streamed then, under ``policy`` (default :attr:`policy`), and
         :meth:`receive` in the view returns their records.
+
+        ``allow`` is the upload's guard: called with the request context before the first
+        byte of the body is read, whoever reads it (a hook, an error handler, the view).
+        It checks what the view would (logged in, owner, CSRF token from a header or the
+        query string) and refuses by raising an HTTP error (``abort(401)``, a redirect,
+        a 404) or returning ``False`` (403). Without it, anything that reads the form of
+        this view before the view's own checks makes the app store the files first.
         """
 
         def mark(view: V) -> V:
             setattr(view, POLICY_ATTRIBUTE, policy or self.policy)
+            if allow is not None:
+                setattr(view, ALLOW_ATTRIBUTE, allow)
             return view
 
         return mark
 
-    def begin(self, policy: UploadPolicy) -> Receiver:
-        """Set this request up to stream its files under ``policy`` (before the body is read)."""
+    def begin(self, policy: UploadPolicy, *, allow: Guard | None = None) -> Receiver:
+        """Set this request up to stream its files under ``policy`` (before the body is read).
+
+        ``allow`` (see :meth:`accepts_uploads`) runs first: a refused upload reads nothing.
+        """
+        if allow is not None and allow() is False:
+            raise UploadForbidden(
+                "This upload is not allowed for this request (the view's upload guard "
+                "refused it); nothing was stored."
+            )
         target = UploadTarget(
             bucket=self.bucket(),
             policy=policy,

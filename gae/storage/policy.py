@@ -16,6 +16,7 @@ from urllib.parse import quote
 from werkzeug.exceptions import (
     BadRequest,
     Conflict,
+    Forbidden,
     HTTPException,
     NotFound,
     RequestEntityTooLarge,
@@ -64,7 +65,13 @@ class UploadNotFound(UploadRejected, NotFound):
 
 
 class UploadConflict(UploadRejected, Conflict):
-    """409: the generated object name is already taken (nothing was overwritten)."""
+    """409: the generated object name is already taken (nothing was overwritten), or a
+    direct upload was finalized already."""
+
+
+class UploadForbidden(UploadRejected, Forbidden):
+    """403: the upload is not allowed for this request (an ``allow`` guard said no), or a
+    direct-upload ticket was issued for another purpose."""
 
 
 class StorageUnavailable(GaeError, ServiceUnavailable):

@@ -50,6 +50,8 @@ RECEIVER_KEY = "gae.storage.receiver"
 
 #: Attribute ``Storage.accepts_uploads`` sets on a view: the policy for its uploads.
 POLICY_ATTRIBUTE = "gae_storage_policy"
+#: Attribute ``Storage.accepts_uploads(allow=...)`` sets on a view: its upload guard.
+ALLOW_ATTRIBUTE = "gae_storage_allow"
 
 
 class UploadRequestMixin(_RequestBase):
@@ -81,7 +83,8 @@ def _begin_for_marked_view(request: _RequestBase) -> Receiver | None:
     storage = current_app.extensions.get("gae.storage")
     if not isinstance(policy, UploadPolicy) or storage is None:
         return None
-    return t.cast(Receiver, storage.begin(policy))
+    # The guard runs here, before the parser reads the first byte of the body.
+    return t.cast(Receiver, storage.begin(policy, allow=getattr(view, ALLOW_ATTRIBUTE, None)))
 
 
 class Receiver:

@@ -54,13 +54,15 @@ def snapshot(bucket: t.Any) -> Snapshot:
     """Every entity of every kind the app stores, and every object in its bucket."""
     from google.cloud.ndb import metadata
 
+    from gae.storage.markers import marker_model
     from sample_app.models import Attachment, LoginAttempts, Post, User
 
     session_cls = session_model("Session")
     with gae.ndb.get_client().context():
         kinds = frozenset(k for k in metadata.get_kinds() if not k.startswith("__"))
         entities: dict[str, frozenset[t.Any]] = {}
-        for model in (User, Post, Attachment, LoginAttempts):
+        # marker_model(): the records of direct uploads handed out (gae.storage.markers).
+        for model in (User, Post, Attachment, LoginAttempts, marker_model()):
             entities[model._get_kind()] = frozenset(
                 (e.key.flat(), _freeze(e.to_dict())) for e in model.query().fetch()
             )

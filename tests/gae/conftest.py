@@ -3,12 +3,25 @@
 from __future__ import annotations
 
 import typing as t
+from collections.abc import Iterator
 
 import pytest
 from google.cloud import storage
 
-from gae.emulators import StorageEmulator
+import gae.ndb
+from gae.emulators import DatastoreEmulator, StorageEmulator
+from gae.settings import reload_settings
 from gae.storage.client import anonymous_client
+
+
+@pytest.fixture
+def upload_records(datastore_emulator: DatastoreEmulator) -> Iterator[None]:
+    """An emptied Datastore for the records of direct uploads (gae.storage.markers)."""
+    reload_settings()
+    gae.ndb.set_client_factory(None)
+    datastore_emulator.reset()
+    yield
+    gae.ndb.set_client_factory(None)
 
 
 @pytest.fixture(scope="module")

@@ -301,7 +301,11 @@ class VirtualUser:
             "POST",
             f"/p/{post_id}/attachments",
             body,
-            {"Content-Type": f"multipart/form-data; boundary={boundary}"},
+            # The token of a multipart post travels outside its body (sample_app/csrf.py).
+            {
+                "Content-Type": f"multipart/form-data; boundary={boundary}",
+                "X-CSRF-Token": str(self.csrf),
+            },
         )
         if status == 302:
             self.acknowledged.attachments[post_id] = content

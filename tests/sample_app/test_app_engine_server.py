@@ -199,15 +199,16 @@ class Visitor:
         return int(location.rsplit("/", 1)[1])
 
 
-def multipart(token: str, filename: str, payload: bytes) -> tuple[bytes, bytes, str]:
-    """``(head, tail, content type)`` of a form with the token and one file."""
+def multipart(token: str, filename: str, payload: bytes) -> tuple[bytes, bytes, dict[str, str]]:
+    """``(head, tail, headers)`` of a form with one file; the CSRF token goes in a header
+    (a multipart post's body is read only once the token was checked)."""
     boundary = "----e2e" + hashlib.sha256(payload[:64]).hexdigest()[:16]
     head = (
-        f'--{boundary}\r\nContent-Disposition: form-data; name="csrf_token"\r\n\r\n{token}\r\n'
         f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{filename}"'
         "\r\nContent-Type: application/zip\r\n\r\n"
     ).encode()
-    return head, f"\r\n--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
+    headers = {"Content-Type": f"multipart/form-data; boundary={boundary}", "X-CSRF-Token": token}
+    return head, f"\r\n--{boundary}--\r\n".encode(), headers
 
 
 def zip_of(size: int) -> bytes:
@@ -340,7 +341,7 @@ def test_streamed_uploads_downloads_and_bodies_near_32_mib(
         visitor.signup("ada")
         post = visitor.new_post("files")
         payload = zip_of(15 * MiB)
-        head, tail, content_type = multipart(visitor.token(f"/p/{post}"), "big.zip", payload)
+        head, tail, headers = multipart(visitor.token(f"/p/{post}"), "big.zip", payload)
 
         def pieces() -> Iterator[bytes]:  # sent chunked: no Content-Length, as a proxy may
             yield head
@@ -348,9 +349,7 @@ def test_streamed_uploads_downloads_and_bodies_near_32_mib(
                 yield payload[start : start + MiB]
             yield tail
 
-        status, _, _ = visitor.send(
-            "POST", f"/p/{post}/attachments", pieces(), {"Content-Type": content_type}
-        )
+        status, _, _ = visitor.send("POST", f"/p/{post}/attachments", pieces(), headers)
         assert status == 302, status
         _, _, data = request(served.port, "GET", f"/api/posts/{post}")
         download = json.loads(data)["attachments"][0]["download"]
@@ -362,23 +361,23 @@ def test_streamed_uploads_downloads_and_bodies_near_32_mib(
 
         # Over the app's 32 MiB request limit (App Engine's cap): refused before storing.
         big = zip_of(33 * MiB)
-        head, tail, content_type = multipart(visitor.token(f"/p/{post}"), "huge.zip", big)
+        head, tail, headers = multipart(visitor.token(f"/p/{post}"), "huge.zip", big)
         cookie = "; ".join(f"{k}={v}" for k, v in visitor.cookies.items())
         status, data = post_refused(
             served.port,
             f"/p/{post}/attachments",
-            {"Content-Type": content_type, "Cookie": cookie},
+            {**headers, "Cookie": cookie},
             head + big + tail,
         )
         assert status == 413, data[:300]
         # Under 32 MiB but over the attachment limit (16 MiB): refused once the file
         # passes 16 MiB, and what was streamed to the bucket so far is deleted.
         medium = zip_of(31 * MiB)
-        head, tail, content_type = multipart(visitor.token(f"/p/{post}"), "medium.zip", medium)
+        head, tail, headers = multipart(visitor.token(f"/p/{post}"), "medium.zip", medium)
         status, data = post_refused(
             served.port,
             f"/p/{post}/attachments",
-            {"Content-Type": content_type, "Cookie": cookie},
+            {**headers, "Cookie": cookie},
             head + medium + tail,
         )
         assert status == 413, data[:300]

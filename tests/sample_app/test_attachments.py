@@ -31,9 +31,11 @@ def bucket_names(app: Flask, gcs: StorageEmulator) -> list[str]:
 
 
 def upload(client: FlaskClient, post_id: int, token: str, data: bytes, name: str, ctype: str):  # type: ignore[no-untyped-def]
+    # As the page's form does: the token in the query string, the file in the body.
     return client.post(
         f"/p/{post_id}/attachments",
-        data={"csrf_token": token, "file": (io.BytesIO(data), name, ctype)},
+        query_string={"csrf_token": token},
+        data={"file": (io.BytesIO(data), name, ctype)},
         content_type="multipart/form-data",
     )
 
@@ -187,3 +189,71 @@ def test_api_lists_attachments(users: Users) -> None:
     assert item["filename"] == "p.png"
     assert item["size"] == len(PNG)
     assert client.get(item["download"]).data == PNG
+
+
+def test_a_direct_upload_is_finalized_once_for_its_own_post_and_user(
+    users: Users, app: Flask, gcs_emulator: StorageEmulator
+) -> None:
+    # Issue 17, point 4: a ticket was a bearer token; finalized twice, on another post or
+    # by another user, it made more records of one object.
+    client, post_id, token = setup_post(users)
+    second_post = users.post(client, "Another", "post")
+    mallory = users.signup("mallory")
+    mallory_post = users.post(mallory, "Mine", "too")
+    mallory_token = csrf_from(mallory, f"/p/{mallory_post}")
+    session = direct(client, post_id, token, _zip(100), "a.zip", "application/zip")
+    body = {"ticket": session["ticket"]}
+    elsewhere = client.post(
+        f"/p/{second_post}/attachments/finalize", json=body, headers={"X-CSRF-Token": token}
+    )
+    assert elsewhere.status_code == 403, elsewhere.text
+    stolen = mallory.post(
+        f"/p/{mallory_post}/attachments/finalize",
+        json=body,
+        headers={"X-CSRF-Token": mallory_token},
+    )
+    assert stolen.status_code == 403, stolen.text
+    done = client.post(session["finalize"], json=body, headers={"X-CSRF-Token": token})
+    assert done.status_code == 201, done.text
+    again = client.post(session["finalize"], json=body, headers={"X-CSRF-Token": token})
+    assert again.status_code == 409, again.text
+    assert len(download_links(client, post_id)) == 1
+    assert download_links(client, second_post) == download_links(mallory, mallory_post) == []
+    assert len(bucket_names(app, gcs_emulator)) == 1
+
+
+def test_deleting_a_post_leaves_an_object_another_record_names(
+    users: Users, app: Flask, gcs_emulator: StorageEmulator
+) -> None:
+    import gae.ndb
+    from sample_app.models import Attachment, Post
+
+    client, post_id, token = setup_post(users)
+    other_post = users.post(client, "Other", "post")
+    assert upload(client, post_id, token, PNG, "p.png", "image/png").status_code == 302
+    [name] = bucket_names(app, gcs_emulator)
+    with gae.ndb.get_client().context():
+        # A second record of the same object (as replayed tickets once made).
+        [original] = Attachment.query(ancestor=Post.get_by_id(post_id).key).fetch()
+        copy = Attachment(parent=Post.get_by_id(other_post).key, **original.to_dict())
+        copy.put()
+    assert client.post(f"/p/{post_id}/delete", data={"csrf_token": token}).status_code == 302
+    assert bucket_names(app, gcs_emulator) == [name]  # still served for the other post
+    [link] = download_links(client, other_post)
+    assert client.get(link).data == PNG
+    assert client.post(f"/p/{other_post}/delete", data={"csrf_token": token}).status_code == 302
+    assert bucket_names(app, gcs_emulator) == []
+
+
+def test_the_sample_app_cleans_up_unfinalized_uploads_by_cron(app: Flask) -> None:
+    # The defaults a deployer gets: the route, cron-only, and its entry in cron.yaml.
+    from pathlib import Path
+
+    import yaml
+
+    root = Path(__file__).resolve().parents[2]
+    cron = yaml.safe_load((root / "cron.yaml").read_text())
+    assert "/tasks/upload-cleanup" in [job["url"] for job in cron["cron"]]
+    adapter = app.url_map.bind("localhost")
+    assert adapter.match("/tasks/upload-cleanup")[0] == "gae_storage_cleanup"
+    assert app.test_client().get("/tasks/upload-cleanup").status_code == 403

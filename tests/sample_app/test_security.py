@@ -187,7 +187,7 @@ def test_logout_destroys_the_server_side_session(users: Users, app: Flask) -> No
 
 # -- CSRF ------------------------------------------------------------------------------
 
-CSRF_EXEMPT = {"_ah_warmup", "gae_session_cleanup", "gae_tasks_run"}
+CSRF_EXEMPT = {"_ah_warmup", "gae_session_cleanup", "gae_storage_cleanup", "gae_tasks_run"}
 
 
 def _state_changing_urls(app: Flask, post_id: int) -> list[tuple[str, str]]:
@@ -255,8 +255,9 @@ def test_only_warmup_and_the_cron_route_skip_csrf_and_cron_refuses_spoofs(
     assert exempt == CSRF_EXEMPT
     spoofed = {"X-Appengine-Cron": "true", "X-AppEngine-QueueName": "default"}
     for method in ("GET", "POST"):
-        response = client.open("/tasks/session-cleanup", method=method, headers=spoofed)
-        assert response.status_code == 403
+        for url in ("/tasks/session-cleanup", "/tasks/upload-cleanup"):
+            response = client.open(url, method=method, headers=spoofed)
+            assert response.status_code == 403
 
 
 # -- cookie flags ------------------------------------------------------------------------

@@ -25,7 +25,8 @@ def _upload(
 ) -> t.Any:
     return client.post(
         f"/p/{post_id}/attachments",
-        data={"csrf_token": token, "file": (io.BytesIO(data), name, ctype)},
+        query_string={"csrf_token": token},
+        data={"file": (io.BytesIO(data), name, ctype)},
         content_type="multipart/form-data",
     )
 
@@ -118,7 +119,8 @@ def test_a_lying_content_length_stores_nothing(
         app,
         path=f"/p/{post_id}/attachments",
         method="POST",
-        data={"csrf_token": token, "file": (io.BytesIO(b"hello world\n" * 1000), "a.txt")},
+        query_string={"csrf_token": token},
+        data={"file": (io.BytesIO(b"hello world\n" * 1000), "a.txt")},
         headers={"Cookie": f"session={cookie.value}"},
     )
     with builder.get_environ()["wsgi.input"] as stream:
@@ -149,7 +151,8 @@ def test_size_limit_holds_without_a_content_length(
         app,
         path=f"/p/{post_id}/attachments",
         method="POST",
-        data={"csrf_token": token, "file": (io.BytesIO(big), "big.txt", "text/plain")},
+        query_string={"csrf_token": token},
+        data={"file": (io.BytesIO(big), "big.txt", "text/plain")},
         headers={"Cookie": f"session={cookie.value}"},
     )
     environ = builder.get_environ()
@@ -224,3 +227,108 @@ def test_the_upload_policy_records_only_what_the_bytes_are(
     else:
         assert recorded not in DECLARED_FAMILY, (head, declared, recorded)
     assert found is None or found[0] not in {"exe", "elf"}
+
+
+class CountingBody(io.RawIOBase):
+    """A request body that counts the bytes the app reads from it."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.read_bytes = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: t.Any) -> int:
+        piece = self.data[self.read_bytes : self.read_bytes + len(buffer)]
+        buffer[: len(piece)] = piece
+        self.read_bytes += len(piece)
+        return len(piece)
+
+
+def test_an_upload_nobody_may_make_reads_and_stores_no_byte(
+    users: Users, app: Flask, gcs_emulator: StorageEmulator
+) -> None:
+    # Issue 17, point 5: the CSRF hook used to read the form, so the file streamed into
+    # the bucket (then was deleted) before login, ownership and the token were checked.
+    from werkzeug.datastructures import FileStorage
+    from werkzeug.test import encode_multipart
+
+    def big_png() -> FileStorage:
+        return FileStorage(io.BytesIO(four_mib), "big.png", content_type="image/png")
+
+    owner = users.signup("owner")
+    post_id = users.post(owner)
+    owner_token = csrf_from(owner, f"/p/{post_id}")
+    stranger = users.signup("stranger")
+    stranger_token = csrf_from(stranger, "/")
+    anonymous = app.test_client()
+    visitor_token = csrf_from(anonymous, "/auth/login")
+    four_mib = PNG + b"\0" * (4 * 1024 * 1024)
+    cases = [
+        ("anonymous, no token", anonymous, None, {}, 400),
+        ("anonymous, its visitor token", anonymous, visitor_token, {}, 302),
+        ("stranger, no token", stranger, None, {}, 400),
+        ("stranger, its own token", stranger, stranger_token, {}, 403),
+        ("owner, no token", owner, None, {}, 400),
+        ("owner, a wrong token", owner, "wrong", {}, 400),
+        ("owner, token only in the body", owner, None, {"csrf_token": owner_token}, 400),
+    ]
+    for label, client, token, fields, status in cases:
+        boundary, body = encode_multipart({**fields, "file": big_png()})
+        stream = CountingBody(body)
+        query = f"?csrf_token={token}" if token else ""
+        response = client.post(
+            f"/p/{post_id}/attachments{query}",
+            environ_overrides={
+                "wsgi.input": stream,
+                "CONTENT_LENGTH": str(len(body)),
+                "CONTENT_TYPE": f"multipart/form-data; boundary={boundary}",
+            },
+        )
+        assert response.status_code == status, (label, response.text)
+        assert len(body) > len(four_mib)
+        assert stream.read_bytes == 0, label
+        assert _objects(gcs_emulator) == [], label
+    # The same request from the owner with the token is read and stored.
+    boundary, body = encode_multipart({"file": big_png()})
+    stream = CountingBody(body)
+    response = owner.post(
+        f"/p/{post_id}/attachments?csrf_token={owner_token}",
+        environ_overrides={
+            "wsgi.input": stream,
+            "CONTENT_LENGTH": str(len(body)),
+            "CONTENT_TYPE": f"multipart/form-data; boundary={boundary}",
+        },
+    )
+    assert response.status_code == 302, response.text
+    assert stream.read_bytes == len(body)
+    assert len(_objects(gcs_emulator)) == 1
+
+
+def test_the_upload_guard_runs_whoever_reads_the_form_first(
+    users: Users, app: Flask, gcs_emulator: StorageEmulator
+) -> None:
+    # Defence in depth: even a hook that reads the form before the view (as the CSRF
+    # check once did) makes the guard refuse a stranger before a byte is read.
+    from framework import request
+
+    owner = users.signup("owner")
+    post_id = users.post(owner)
+    stranger = users.signup("stranger")
+    token = csrf_from(stranger, "/")
+    app.before_request_funcs.setdefault(None, []).append(lambda: request.form and None)
+    body = b'--b\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\n'
+    body += b"Content-Type: image/png\r\n\r\n" + PNG + b"\r\n--b--\r\n"
+    stream = CountingBody(body)
+    response = stranger.post(
+        f"/p/{post_id}/attachments?csrf_token={token}",
+        environ_overrides={
+            "wsgi.input": stream,
+            "CONTENT_LENGTH": str(len(body)),
+            "CONTENT_TYPE": "multipart/form-data; boundary=b",
+        },
+    )
+    assert response.status_code == 403, response.text
+    assert stream.read_bytes == 0
+    assert _objects(gcs_emulator) == []

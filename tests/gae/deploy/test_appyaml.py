@@ -47,9 +47,10 @@ def test_rendered_templates_pass_both_validators(name: str, tmp_path: Path) -> N
     assert f"runtime: {options.runtime}" in app_yaml
     assert f"instance_class: {options.effective_class}" in app_yaml
     assert f"{options.scaling}_scaling:" in app_yaml
-    assert ("entrypoint: gunicorn --bind :$PORT" in app_yaml) is options.entrypoint
+    entrypoint = "entrypoint: granian --interface wsgi --host 0.0.0.0 --port $PORT"
+    assert (entrypoint in app_yaml) is options.entrypoint
     requirements = (tmp_path / "requirements.txt").read_text()
-    assert ("gunicorn==" in requirements) is options.entrypoint
+    assert ("granian==" in requirements) is options.entrypoint
     assert ("gae-framework[gae]==" in requirements) is not options.vendor
     assert (tmp_path / "framework" / "__init__.py").exists() is options.vendor
 
@@ -185,16 +186,94 @@ BROKEN = {
         "basic_scaling",
     ),
     "unknown class": (APP, "class: F1", "class: F3", "instance-class", "app.yaml:6", "F1, F2"),
-    "no bind": (APP, "--bind :$PORT ", "", "entrypoint-port", "app.yaml:12", "127.0.0.1:8000"),
-    "loopback bind": (
+    "granian no port": (
         APP,
-        ":$PORT",
-        "127.0.0.1:$PORT",
+        "--port $PORT ",
+        "",
+        "entrypoint-port",
+        "app.yaml:12",
+        "8000 (granian's default)",
+    ),
+    "granian fixed port": (
+        APP,
+        "--port $PORT",
+        "--port 8080",
+        "entrypoint-port",
+        "app.yaml:12",
+        "8080",
+    ),
+    "granian no host": (
+        APP,
+        "--host 0.0.0.0 ",
+        "",
+        "entrypoint-port",
+        "app.yaml:12",
+        "127.0.0.1 (granian's default), a loopback",
+    ),
+    "granian loopback": (
+        APP,
+        "--host 0.0.0.0",
+        "--host 127.0.0.1",
         "entrypoint-port",
         "app.yaml:12",
         "loopback",
     ),
-    "fixed port": (APP, ":$PORT", ":8080", "entrypoint-port", "app.yaml:12", "not $PORT"),
+    "granian asgi": (
+        APP,
+        "--interface wsgi",
+        "--interface asgi",
+        "entrypoint-interface",
+        "app.yaml:12",
+        "WSGI",
+    ),
+    "granian no interface": (
+        APP,
+        "--interface wsgi ",
+        "",
+        "entrypoint-interface",
+        "app.yaml:12",
+        "'rsgi' interface (granian's default)",
+    ),
+    "granian backpressure": (
+        APP,
+        "--backpressure 8",
+        "--backpressure 4",
+        "entrypoint-sizing",
+        "app.yaml:12",
+        "1 worker(s) x --backpressure 4 = 4",
+    ),
+    "granian no backpressure": (
+        APP,
+        "--backpressure 8 ",
+        "",
+        "entrypoint-sizing",
+        "app.yaml:12",
+        "--backpressure 8",
+    ),
+    "gunicorn: no bind": (
+        APP,
+        "--bind :$PORT ",
+        "",
+        "entrypoint-port",
+        "app.yaml:12",
+        "127.0.0.1:8000",
+    ),
+    "gunicorn: loopback bind": (
+        APP,
+        "--bind :$PORT",
+        "--bind 127.0.0.1:$PORT",
+        "entrypoint-port",
+        "app.yaml:12",
+        "loopback",
+    ),
+    "gunicorn: fixed port": (
+        APP,
+        "--bind :$PORT",
+        "--bind :8080",
+        "entrypoint-port",
+        "app.yaml:12",
+        "not $PORT",
+    ),
     "missing app": (
         APP,
         "main:app",
@@ -204,7 +283,15 @@ BROKEN = {
         "defines no",
     ),
     "missing module": (APP, "main:app", "web:app", "entrypoint-app", "app.yaml:12", "web.py"),
-    "sync workers": (
+    "gunicorn: missing app": (
+        APP,
+        "main:app",
+        "main:application",
+        "entrypoint-app",
+        "app.yaml:12",
+        "defines no",
+    ),
+    "gunicorn: sync workers": (
         APP,
         "--worker-class gthread --workers 1 --threads 8",
         "--workers 1",
@@ -213,6 +300,14 @@ BROKEN = {
         "sync",
     ),
     "too many workers": (
+        APP,
+        "--workers 1",
+        "--workers 6",
+        "entrypoint-sizing",
+        "app.yaml:12",
+        "memory",
+    ),
+    "gunicorn: too many workers": (
         APP,
         "--workers 1",
         "--workers 6",
@@ -321,21 +416,29 @@ BROKEN = {
     ),
     "editable": (
         "requirements.txt",
-        "gunicorn==",
-        "-e .\ngunicorn==",
+        "granian==",
+        "-e .\ngranian==",
         "requirements-local",
         "requirements.txt:3",
         "editable",
     ),
     "local path": (
         "requirements.txt",
-        "gunicorn==",
-        ".\ngunicorn==",
+        "granian==",
+        ".\ngranian==",
         "requirements-local",
         "requirements.txt:3",
         "local path",
     ),
-    "no gunicorn": (
+    "no granian": (
+        "requirements.txt",
+        "granian==",
+        "waitress==",
+        "entrypoint-requirement",
+        "app.yaml:12",
+        "granian",
+    ),
+    "gunicorn: no gunicorn": (
         "requirements.txt",
         "gunicorn==",
         "waitress==",
@@ -345,8 +448,8 @@ BROKEN = {
     ),
     "unpinned": (
         "requirements.txt",
-        "gunicorn==",
-        "gunicorn>=",
+        "granian==",
+        "granian>=",
         "requirements-pin",
         "requirements.txt:3",
         "Pin",
@@ -370,10 +473,34 @@ WARNING_RULES = {
 }
 
 
+GUNICORN = "gunicorn --bind :$PORT --worker-class gthread --workers 1 --threads 8 main:app"
+
+
+def use_gunicorn(project: Path) -> None:
+    """Switch a generated project to gunicorn, the documented alternative to granian."""
+    app_yaml = project / "app.yaml"
+    app_yaml.write_text(
+        re.sub(r"^entrypoint: .*$", f"entrypoint: {GUNICORN}", app_yaml.read_text(), flags=re.M)
+    )
+    requirements = project / "requirements.txt"
+    requirements.write_text(
+        re.sub(r"^granian==.*$", "gunicorn==27.0.1", requirements.read_text(), flags=re.M)
+    )
+
+
+def test_gunicorn_alternative_passes_check(tmp_path: Path) -> None:
+    write_project(tmp_path, ProjectOptions(package="shop"))
+    use_gunicorn(tmp_path)
+    report = check_project(tmp_path, gcloud=True)
+    assert report.findings == [], _summary(report)
+
+
 @pytest.mark.parametrize("name", sorted(BROKEN))
 def test_broken_projects_fail_with_clear_messages(name: str, tmp_path: Path) -> None:
     file, old, new, rule, where, words = BROKEN[name]
     write_project(tmp_path, ProjectOptions(package="shop"))
+    if name.startswith("gunicorn: "):
+        use_gunicorn(tmp_path)
     path = tmp_path / file
     source = path.read_text()
     assert old in source, f"the template changed: {old!r} is not in {file}"
@@ -471,3 +598,64 @@ def test_framework_command_runs_gae_check_on_the_repository() -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     assert "OK: 0 error(s), 0 warning(s)" in done.stdout
     assert "gcloud's parser: used" in done.stdout
+
+
+def test_tool_pins_are_the_tested_versions() -> None:
+    # What `gae init` pins for tools is what this repository tests with (requirements*.txt).
+    from gae.deploy.scaffold import TOOL_VERSIONS
+
+    pinned = {}
+    for name in ("requirements.txt", "requirements-dev.txt"):
+        for requirement in read_requirements(ROOT / name):
+            if requirement.name and requirement.spec.startswith("=="):
+                pinned[requirement.name] = requirement.spec[2:]
+    assert {name: pinned[name] for name in TOOL_VERSIONS} == TOOL_VERSIONS
+
+
+def test_scaffold_never_pins_a_version_it_cannot_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    from gae.deploy import scaffold
+
+    def not_installed(name: str) -> str:
+        raise metadata.PackageNotFoundError(name)
+
+    # Tools come from the tested table even where they are not installed ...
+    monkeypatch.setattr(metadata, "version", not_installed)
+    runtime, dev = scaffold.requirements_for(
+        ProjectOptions(vendor=True, pins=dict.fromkeys(scaffold.RUNTIME_DEPENDENCIES, "1.0"))
+    )
+    assert "gcp-storage-emulator==2026.7.19" in dev
+    assert not [line for line in runtime + dev if line.endswith("==0")]
+    # ... and a runtime dependency that is not installed is an error naming the fix.
+    with pytest.raises(ScaffoldError, match=r"werkzeug is not installed here.*pip install"):
+        scaffold.requirements_for(ProjectOptions(vendor=True))
+
+
+def test_granian_options_are_read() -> None:
+    entry = parse_entrypoint(
+        "granian --interface=wsgi --host 0.0.0.0 --port $PORT --workers 2 --no-ws "
+        "--blocking-threads 8 --backpressure 4 --http 1 --log-level warning main:app"
+    )
+    assert (entry.program, entry.interface, entry.host, entry.port) == (
+        "granian",
+        "wsgi",
+        "0.0.0.0",
+        "$PORT",
+    )
+    assert (entry.workers, entry.blocking_threads, entry.backpressure) == (2, 8, 4)
+    assert entry.app_target == "main:app"
+    assert parse_entrypoint("python -m granian --port $PORT main:app").is_granian
+
+
+def test_local_argv_only_changes_the_bind_and_the_app(tmp_path: Path) -> None:
+    from gae.deploy.entrypoint import local_argv
+
+    command = (ROOT / "app.yaml").read_text().split("\nentrypoint: ", 1)[1].split("\n", 1)[0]
+    argv = local_argv(command, "127.0.0.1", 9999, bin_dir=tmp_path, targets={"x": "y"})
+    assert argv[0] == str(tmp_path / "granian")
+    assert argv[argv.index("--host") + 1] == "127.0.0.1"
+    assert argv[argv.index("--port") + 1] == "9999"
+    assert argv[1:] == [
+        {"0.0.0.0": "127.0.0.1", "$PORT": "9999"}.get(word, word) for word in command.split()[1:]
+    ]
+    gunicorn = local_argv("gunicorn -b :$PORT main:app", "127.0.0.1", 80, bin_dir=tmp_path)
+    assert gunicorn[1:] == ["-b", "127.0.0.1:80", "main:app"]

@@ -50,11 +50,15 @@ from gae.storage import (
     MiB,
     SigningError,
     Storage,
+    UploadConflict,
+    UploadForbidden,
     UploadNotFound,
     UploadPolicy,
 )
 
 EMAIL = "uploader@test-project.iam.gserviceaccount.com"
+#: What the tests' uploads are for (an app passes e.g. the post and the user).
+PURPOSE = "post:1:user:alice"
 PNG = b"\x89PNG\r\n\x1a\n" + os.urandom(3000)
 MP4 = b"\0\0\0\x18ftypisom\0\0\x02\0isomiso2" + os.urandom(600 * KiB)
 
@@ -271,7 +275,10 @@ def gate(private_key: rsa.RSAPrivateKey, gcs_emulator: StorageEmulator) -> Itera
 
 @pytest.fixture
 def bucket(
-    gcs_emulator: StorageEmulator, storage_client: storage.Client, gate: SignatureGate
+    gcs_emulator: StorageEmulator,
+    storage_client: storage.Client,
+    gate: SignatureGate,
+    upload_records: None,
 ) -> storage.Bucket:
     gcs_emulator.reset()
     gate.skew = datetime.timedelta(0)
@@ -300,14 +307,14 @@ def test_a_signed_put_url_uploads_once_and_finalize_records_it(
     bucket: storage.Bucket, gate: SignatureGate, signer: service_account.Credentials
 ) -> None:
     store = make_storage(bucket, gate, signing_credentials=signer)
-    upload = store.signed_upload_url("../holiday.png", "image/png", len(PNG))
+    upload = store.signed_upload_url("../holiday.png", "image/png", len(PNG), purpose=PURPOSE)
     json.dumps(upload.to_dict())  # what the app sends to the browser
     assert upload.method == "PUT"
     assert upload.url.startswith(f"{gate.url}/{bucket.name}/uploads/")
     assert upload.headers["x-goog-content-length-range"] == f"{len(PNG)},{len(PNG)}"
     assert upload.expires_at - datetime.datetime.now(datetime.UTC) <= datetime.timedelta(minutes=15)
     assert browser_put(upload, PNG).status_code == 200
-    record = store.finalize(upload.ticket)
+    record = store.finalize(upload.ticket, purpose=PURPOSE)
     assert (record.name, record.size, record.content_type) == (
         upload.object_name,
         len(PNG),
@@ -317,7 +324,11 @@ def test_a_signed_put_url_uploads_once_and_finalize_records_it(
     blob = bucket.get_blob(record.name)
     assert record.checksum == blob.crc32c
     assert blob.metadata == {"original-filename": "holiday.png"}
-    assert store.finalize(upload.ticket) == record
+    # Single-use: a second finalize of the ticket is refused, and changes nothing.
+    with pytest.raises(UploadConflict) as again:
+        store.finalize(upload.ticket, purpose=PURPOSE)
+    assert again.value.code == 409
+    assert bucket.get_blob(record.name) is not None
     # Create-only: the same URL cannot replace the object.
     assert browser_put(upload, PNG).status_code == 412
 
@@ -326,7 +337,7 @@ def test_the_gate_refuses_what_cloud_storage_refuses(
     bucket: storage.Bucket, gate: SignatureGate, signer: service_account.Credentials
 ) -> None:
     store = make_storage(bucket, gate, signing_credentials=signer)
-    upload = store.signed_upload_url("a.png", "image/png", expires=60)
+    upload = store.signed_upload_url("a.png", "image/png", expires=60, purpose=PURPOSE)
     other_name = upload.url.replace(upload.object_name, "uploads/chosen-by-the-client")
     assert requests.put(other_name, data=PNG, headers=upload.headers).text == (
         "SignatureDoesNotMatch"
@@ -344,10 +355,10 @@ def test_finalize_deletes_an_upload_that_is_not_what_was_declared(
     bucket: storage.Bucket, gate: SignatureGate, signer: service_account.Credentials
 ) -> None:
     store = make_storage(bucket, gate, signing_credentials=signer)
-    upload = store.signed_upload_url("cat.png", "image/png")
+    upload = store.signed_upload_url("cat.png", "image/png", purpose=PURPOSE)
     assert browser_put(upload, b"<html><script>steal()</script></html>").status_code == 200
     with pytest.raises(FileTypeRejected) as caught:
-        store.finalize(upload.ticket)
+        store.finalize(upload.ticket, purpose=PURPOSE)
     assert "was deleted" in str(caught.value.description)
     assert names(bucket) == []
 
@@ -356,11 +367,13 @@ def test_finalize_deletes_an_object_over_the_limit(
     bucket: storage.Bucket, gate: SignatureGate, signer: service_account.Credentials
 ) -> None:
     store = make_storage(bucket, gate, signing_credentials=signer)
-    upload = store.signed_upload_url("a.png", "image/png", policy=UploadPolicy(max_file_size=KiB))
+    upload = store.signed_upload_url(
+        "a.png", "image/png", policy=UploadPolicy(max_file_size=KiB), purpose=PURPOSE
+    )
     # Written behind the URL's back (the gate would refuse it): finalize must not trust it.
     bucket.blob(upload.object_name).upload_from_string(PNG, content_type="image/png")
     with pytest.raises(FileTooLarge) as caught:
-        store.finalize(upload.ticket)
+        store.finalize(upload.ticket, purpose=PURPOSE)
     assert "1 KiB (1,024 bytes)" in str(caught.value.description)
     assert names(bucket) == []
 
@@ -369,17 +382,17 @@ def test_finalize_before_the_upload_and_with_a_bad_ticket(
     bucket: storage.Bucket, gate: SignatureGate, signer: service_account.Credentials
 ) -> None:
     store = make_storage(bucket, gate, signing_credentials=signer)
-    upload = store.signed_upload_url("a.png", "image/png")
+    upload = store.signed_upload_url("a.png", "image/png", purpose=PURPOSE)
     with pytest.raises(UploadNotFound) as missing:
-        store.finalize(upload.ticket)
+        store.finalize(upload.ticket, purpose=PURPOSE)
     assert missing.value.code == 404 and "a.png" in str(missing.value.description)
     with pytest.raises(BadUpload) as forged:
-        store.finalize(upload.ticket[:-2] + "xx")
+        store.finalize(upload.ticket[:-2] + "xx", purpose=PURPOSE)
     assert "not one this app issued" in str(forged.value.description)
     other = make_storage(bucket, gate, signing_credentials=signer)
     other.app.config["SECRET_KEY"] = "another-secret-key-entirely!!"  # type: ignore[union-attr]
     with pytest.raises(BadUpload):
-        other.finalize(upload.ticket)
+        other.finalize(upload.ticket, purpose=PURPOSE)
 
 
 def test_a_direct_upload_request_outside_the_policy_gets_4xx_before_signing(
@@ -392,9 +405,9 @@ def test_a_direct_upload_request_outside_the_policy_gets_4xx_before_signing(
         direct_policy=UploadPolicy(max_file_size=MiB, allowed_types={"image/*"}),
     )
     with pytest.raises(FileTooLarge):
-        store.signed_upload_url("a.png", "image/png", 2 * MiB)
+        store.signed_upload_url("a.png", "image/png", 2 * MiB, purpose=PURPOSE)
     with pytest.raises(FileTypeRejected):
-        store.signed_upload_form("a.html", "text/html")
+        store.signed_upload_form("a.html", "text/html", purpose=PURPOSE)
 
 
 # -- POST policies (plain HTML forms) ---------------------------------------------------------
@@ -404,7 +417,7 @@ def test_a_signed_post_policy_takes_a_browser_form_upload(
     bucket: storage.Bucket, gate: SignatureGate, signer: service_account.Credentials
 ) -> None:
     store = make_storage(bucket, gate, signing_credentials=signer)
-    form = store.signed_upload_form("r\u00e9sum\u00e9.pdf", "application/pdf")
+    form = store.signed_upload_form("r\u00e9sum\u00e9.pdf", "application/pdf", purpose=PURPOSE)
     assert form.method == "POST" and form.url == f"{gate.url}/{bucket.name}/"
     pdf = b"%PDF-1.7\n" + os.urandom(5000)
     # A browser sends the hidden fields first, then the file input named "file".
@@ -412,7 +425,7 @@ def test_a_signed_post_policy_takes_a_browser_form_upload(
         form.url, data=form.fields, files={"file": ("cv.pdf", pdf, "application/pdf")}, timeout=30
     )
     assert response.status_code == 201, response.text
-    record = store.finalize(form.ticket)
+    record = store.finalize(form.ticket, purpose=PURPOSE)
     assert (record.size, record.content_type) == (len(pdf), "application/pdf")
     assert record.original_filename == "r\u00e9sum\u00e9.pdf"
     assert bucket.blob(record.name).download_as_bytes() == pdf
@@ -422,7 +435,7 @@ def test_a_post_policy_refuses_another_type_and_too_much_data(
     bucket: storage.Bucket, gate: SignatureGate, signer: service_account.Credentials
 ) -> None:
     store = make_storage(bucket, gate, signing_credentials=signer)
-    form = store.signed_upload_form("a.pdf", "application/pdf")
+    form = store.signed_upload_form("a.pdf", "application/pdf", purpose=PURPOSE)
     fields = {**form.fields, "Content-Type": "text/html"}
     changed = requests.post(form.url, data=fields, files={"file": ("a", b"%PDF-")}, timeout=30)
     assert changed.status_code == 403
@@ -442,7 +455,9 @@ def test_a_resumable_session_takes_a_browser_upload_in_chunks(bucket: storage.Bu
     app = Flask(__name__)
     app.config["SECRET_KEY"] = "s" * 32
     store = Storage(app, bucket=bucket.name, client=bucket.client)
-    upload = store.resumable_upload("clip.mp4", "video/mp4", len(MP4), origin="https://app.example")
+    upload = store.resumable_upload(
+        "clip.mp4", "video/mp4", len(MP4), origin="https://app.example", purpose=PURPOSE
+    )
     assert upload.method == "PUT" and upload.fields == {}
     half = 256 * KiB
     first = requests.put(
@@ -455,7 +470,7 @@ def test_a_resumable_session_takes_a_browser_upload_in_chunks(bucket: storage.Bu
         headers={"Content-Range": f"bytes {half}-{len(MP4) - 1}/{len(MP4)}"},
     )
     assert last.status_code in {200, 201}
-    record = store.finalize(upload.ticket)
+    record = store.finalize(upload.ticket, purpose=PURPOSE)
     assert (record.size, record.content_type, record.original_filename) == (
         len(MP4),
         "video/mp4",
@@ -471,11 +486,11 @@ def test_a_resumable_upload_of_the_wrong_kind_is_deleted_at_finalize(
     app.config["SECRET_KEY"] = "s" * 32
     store = Storage(app, bucket=bucket.name, client=bucket.client)
     data = os.urandom(2000)
-    upload = store.resumable_upload("clip.mp4", "video/mp4", len(data))
+    upload = store.resumable_upload("clip.mp4", "video/mp4", len(data), purpose=PURPOSE)
     requests.put(upload.url, data=data, headers={"Content-Range": "bytes 0-1999/2000"})
     assert names(bucket) == [upload.object_name]
     with pytest.raises(FileTypeRejected):
-        store.finalize(upload.ticket)
+        store.finalize(upload.ticket, purpose=PURPOSE)
     assert names(bucket) == []
 
 
@@ -530,7 +545,7 @@ def test_without_a_key_urls_are_signed_through_iam_sign_blob(
         iam_credentials=oauth2_credentials.Credentials(token="runtime-access-token"),
         iam_request=iam,
     )
-    upload = store.signed_upload_url("a.png", "image/png", len(PNG))
+    upload = store.signed_upload_url("a.png", "image/png", len(PNG), purpose=PURPOSE)
     method, url, headers = iam.calls[0]
     assert method == "POST"
     assert (
@@ -539,7 +554,7 @@ def test_without_a_key_urls_are_signed_through_iam_sign_blob(
     )
     assert headers["authorization"] == "Bearer runtime-access-token"
     assert browser_put(upload, PNG).status_code == 200
-    form = store.signed_upload_form("b.png", "image/png")
+    form = store.signed_upload_form("b.png", "image/png", purpose=PURPOSE)
     posted = requests.post(form.url, data=form.fields, files={"file": ("b.png", PNG)}, timeout=30)
     assert posted.status_code == 201
     assert len(names(bucket)) == 2
@@ -556,7 +571,7 @@ def test_a_refused_sign_blob_names_the_role_to_grant(
         iam_request=FakeIAM(private_key, status=403),
     )
     with pytest.raises(SigningError) as caught:
-        store.signed_upload_url("a.png", "image/png")
+        store.signed_upload_url("a.png", "image/png", purpose=PURPOSE)
     message = str(caught.value)
     assert EMAIL in message
     assert "roles/iam.serviceAccountTokenCreator" in message
@@ -567,9 +582,9 @@ def test_a_signed_download_url_serves_a_private_object_with_a_safe_name(
     bucket: storage.Bucket, gate: SignatureGate, signer: service_account.Credentials
 ) -> None:
     store = make_storage(bucket, gate, signing_credentials=signer)
-    upload = store.signed_upload_url('x"y.png', "image/png", len(PNG))
+    upload = store.signed_upload_url('x"y.png', "image/png", len(PNG), purpose=PURPOSE)
     browser_put(upload, PNG)
-    record = store.finalize(upload.ticket)
+    record = store.finalize(upload.ticket, purpose=PURPOSE)
     url = store.download_url(record, expires=300)
     response = requests.get(url, timeout=30)
     assert response.status_code == 200
@@ -581,3 +596,173 @@ def test_a_signed_download_url_serves_a_private_object_with_a_safe_name(
     assert requests.get(url, timeout=30).text == "ExpiredToken"
     with pytest.raises(ValueError, match="7 days"):
         store.download_url(record, expires=datetime.timedelta(days=8))
+
+
+# -- what finalize trusts (issue 17, points 3 and 4) ---------------------------------------------
+
+
+def forged_ticket(key: str, **fields: t.Any) -> str:
+    """A ticket signed with ``key``: what someone holding a leaked or retired key can make."""
+    from gae.storage.signing import ticket_serializer
+
+    body = {"t": "image/png", "f": "x.png", "m": MiB, "a": None, "e": False, "c": "crc32c"}
+    return str(ticket_serializer(key).dumps({**body, **fields}))
+
+
+def test_finalize_reads_and_deletes_nothing_a_forged_ticket_names(
+    bucket: storage.Bucket, gate: SignatureGate, signer: service_account.Credentials
+) -> None:
+    store = make_storage(bucket, gate, signing_credentials=signer)
+    # The key that signs is still trusted as a fallback after a rotation (or it leaked).
+    retired = "retired-key-" + "r" * 20
+    store.app.config["SECRET_KEY_FALLBACKS"] = [retired]  # type: ignore[union-attr]
+    other = bucket.client.bucket("another-bucket")
+    other.create()
+    other.blob("payroll.csv").upload_from_string(b"secret", content_type="text/csv")
+    bucket.blob("backups/db.dump").upload_from_string(b"\0db", content_type="image/png")
+    # A generated-looking name the app never handed out (an upload through the app, say).
+    through_app = "uploads/" + "ab" * 16
+    bucket.blob(through_app).upload_from_string(b"not a png", content_type="text/plain")
+    cases = [
+        (forged_ticket(retired, b="another-bucket", o="payroll.csv"), 400, "another-bucket"),
+        (forged_ticket(retired, b=bucket.name, o="backups/db.dump"), 400, "backups/db.dump"),
+        (forged_ticket(retired, b=bucket.name, o="uploads/../backups/db.dump"), 400, "uploads/"),
+        (forged_ticket(retired, b=bucket.name, o=through_app), 409, "never handed it out"),
+    ]
+    for ticket, status, words in cases:
+        with pytest.raises((BadUpload, UploadConflict)) as caught:
+            store.finalize(ticket, purpose=PURPOSE)
+        assert caught.value.code == status
+        assert words in str(caught.value.description)
+        assert "nothing was read or deleted" in str(caught.value.description)
+    # Everything is still there, untouched.
+    assert other.get_blob("payroll.csv").download_as_bytes() == b"secret"
+    assert names(bucket) == ["backups/db.dump", through_app]
+    other.delete(force=True)
+
+
+def test_finalize_needs_the_purpose_the_upload_was_handed_out_for(
+    bucket: storage.Bucket, gate: SignatureGate, signer: service_account.Credentials
+) -> None:
+    store = make_storage(bucket, gate, signing_credentials=signer)
+    upload = store.signed_upload_url("a.png", "image/png", len(PNG), purpose="post:1:user:alice")
+    assert browser_put(upload, PNG).status_code == 200
+    for wrong in ("post:2:user:alice", "post:1:user:mallory", ""):
+        with pytest.raises(UploadForbidden) as caught:
+            store.finalize(upload.ticket, purpose=wrong)
+        assert caught.value.code == 403
+    assert names(bucket) == [upload.object_name]
+    record = store.finalize(upload.ticket, purpose="post:1:user:alice")
+    assert record.name == upload.object_name
+    with pytest.raises(TypeError, match="purpose"):
+        store.signed_upload_url("a.png", "image/png")  # type: ignore[call-arg]
+
+
+def test_concurrent_finalizes_of_one_ticket_record_it_once(
+    bucket: storage.Bucket, gate: SignatureGate, signer: service_account.Credentials
+) -> None:
+    store = make_storage(bucket, gate, signing_credentials=signer)
+    upload = store.signed_upload_url("a.png", "image/png", len(PNG), purpose=PURPOSE)
+    assert browser_put(upload, PNG).status_code == 200
+    threads = 8
+    start = threading.Barrier(threads)
+    results: list[t.Any] = []
+    lock = threading.Lock()
+
+    def finalize() -> None:
+        start.wait()
+        try:
+            outcome: t.Any = store.finalize(upload.ticket, purpose=PURPOSE)
+        except Exception as error:  # collected and asserted below
+            outcome = error
+        with lock:
+            results.append(outcome)
+
+    workers = [threading.Thread(target=finalize) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(60)
+    records = [r for r in results if not isinstance(r, Exception)]
+    refused = [r for r in results if isinstance(r, Exception)]
+    assert len(results) == threads
+    assert len(records) == 1, results
+    assert all(isinstance(r, UploadConflict) and r.code == 409 for r in refused), refused
+    assert names(bucket) == [upload.object_name]
+
+
+def test_a_finalize_before_the_upload_leaves_the_ticket_usable(
+    bucket: storage.Bucket, gate: SignatureGate, signer: service_account.Credentials
+) -> None:
+    store = make_storage(bucket, gate, signing_credentials=signer)
+    upload = store.signed_upload_url("a.png", "image/png", len(PNG), purpose=PURPOSE)
+    with pytest.raises(UploadNotFound):
+        store.finalize(upload.ticket, purpose=PURPOSE)
+    assert browser_put(upload, PNG).status_code == 200
+    assert store.finalize(upload.ticket, purpose=PURPOSE).size == len(PNG)
+    # A rejected upload's ticket is spent too: the object is gone, and so is the record.
+    bad = store.signed_upload_url("b.png", "image/png", purpose=PURPOSE)
+    assert browser_put(bad, b"GIF89a" + b"\0" * 20).status_code == 200
+    with pytest.raises(FileTypeRejected):
+        store.finalize(bad.ticket, purpose=PURPOSE)
+    with pytest.raises(UploadConflict):
+        store.finalize(bad.ticket, purpose=PURPOSE)
+
+
+# -- unfinalized uploads are cleaned up (issue 17, point 6) --------------------------------------
+
+
+def test_cleanup_deletes_only_unfinalized_uploads_once_they_expire(bucket: storage.Bucket) -> None:
+    from gae.storage import cleanup_uploads
+
+    app = Flask(__name__)
+    app.config["SECRET_KEY"] = "s" * 32
+    store = Storage(app, bucket=bucket.name, client=bucket.client)
+
+    def uploaded(name: str) -> DirectUpload:
+        upload = store.resumable_upload(name, "image/png", len(PNG), purpose=PURPOSE)
+        requests.put(upload.url, data=PNG, timeout=30).raise_for_status()
+        return upload
+
+    abandoned = uploaded("abandoned.png")
+    kept = uploaded("kept.png")
+    record = store.finalize(kept.ticket, purpose=PURPOSE)
+    never_sent = store.resumable_upload("never.png", "image/png", len(PNG), purpose=PURPOSE)
+    assert names(bucket) == sorted([abandoned.object_name, kept.object_name])
+    # While its session or ticket may still be used, an upload is left alone.
+    assert cleanup_uploads(store) == (0, True)
+    assert cleanup_uploads(store, now=datetime.datetime.now(datetime.UTC)) == (0, True)
+    later = datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=8)
+    assert cleanup_uploads(store, now=later, batch_size=1) == (2, True)
+    assert names(bucket) == [record.name]  # the finalized object stays
+    assert cleanup_uploads(store, now=later) == (0, True)
+    with pytest.raises(UploadConflict):  # its record is gone: the ticket is spent
+        store.finalize(abandoned.ticket, purpose=PURPOSE)
+    with pytest.raises(UploadConflict):
+        store.finalize(never_sent.ticket, purpose=PURPOSE)
+
+
+def test_the_cleanup_url_is_cron_only_and_deletes_expired_uploads(bucket: storage.Bucket) -> None:
+    from gae.headers import TRUSTED_KEY
+    from gae.ndb import ensure_context
+    from gae.storage import markers
+
+    app = Flask(__name__)
+    app.config["SECRET_KEY"] = "s" * 32
+    Storage(app, bucket=bucket.name, client=bucket.client)
+    name = "uploads/" + "cd" * 16
+    bucket.blob(name).upload_from_string(PNG, content_type="image/png")
+    past = datetime.datetime.now(datetime.UTC) - datetime.timedelta(days=9)
+    with ensure_context():
+        markers.open_record(bucket.name, name, PURPOSE, past, past + datetime.timedelta(days=1))
+    client = app.test_client()
+    assert client.get("/tasks/upload-cleanup").status_code == 403
+    forged = client.get("/tasks/upload-cleanup", headers={"X-Appengine-Cron": "true"})
+    assert forged.status_code == 403  # off App Engine the header is anyone's
+    assert names(bucket) == [name]
+    # On App Engine (the adapter marks its own headers trusted), as Cron calls it:
+    cron = {TRUSTED_KEY: True, "HTTP_X_APPENGINE_CRON": "true"}
+    response = client.get("/tasks/upload-cleanup", environ_overrides=cron)
+    assert response.get_json() == {"deleted": 1, "finished": True}
+    assert names(bucket) == []
+    assert "gae_storage_cleanup" in app.view_functions

@@ -61,17 +61,17 @@ def write_key(path: Path) -> Path:
 def test_without_a_key_or_iam_the_error_says_what_to_configure() -> None:
     store = make_storage()
     with pytest.raises(SigningError) as caught:
-        store.signed_upload_url("a.png", "image/png")
+        store.signed_upload_url("a.png", "image/png", purpose="test")
     message = str(caught.value)
     assert "GCS_SIGNING_KEY_FILE" in message
     assert "GCS_SIGNING_SERVICE_ACCOUNT" in message
     assert "roles/iam.serviceAccountTokenCreator" in message
 
 
-def test_a_key_file_setting_signs_urls(tmp_path: Path) -> None:
+def test_a_key_file_setting_signs_urls(tmp_path: Path, upload_records: None) -> None:
     key_file = write_key(tmp_path / "key.json")
     store = make_storage(GCS_SIGNING_KEY_FILE=str(key_file))
-    url = store.signed_upload_url("a.png", "image/png", 100).url
+    url = store.signed_upload_url("a.png", "image/png", 100, purpose="test").url
     query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(url).query))
     assert query["X-Goog-Credential"].startswith(f"{EMAIL}/")
     assert query["X-Goog-SignedHeaders"] == (
@@ -91,7 +91,7 @@ def test_on_app_engine_credentials_without_a_service_account_are_explained() -> 
     # A bare access token: no service-account email, and it cannot be refreshed to learn one.
     store = make_storage(ON_GAE, iam_credentials=oauth2_credentials.Credentials(token="a-token"))
     with pytest.raises(SigningError) as caught:
-        store.signed_upload_form("a.png", "image/png")
+        store.signed_upload_form("a.png", "image/png", purpose="test")
     message = str(caught.value)
     assert "IAM signBlob" in message
     assert "GCS_SIGNING_SERVICE_ACCOUNT" in message

@@ -534,6 +534,74 @@ def test_without_the_mark_a_hook_that_read_the_form_first_is_explained(
         post(app, body, "/photos")
 
 
+def guarded_app(bucket: storage.Bucket) -> Flask:
+    """A hook that reads the form first (a CSRF check reading the body), and a view whose
+    upload guard decides from the headers alone, before the body is read."""
+    app, store = make_app(bucket, max_file_size=4 * MiB)
+    calls: list[str] = []
+    app.config["guard_calls"] = calls
+
+    @app.before_request
+    def reads_the_form_first() -> None:
+        if request.path == "/guarded":
+            request.form.get("title")
+
+    def allow() -> bool:
+        calls.append(request.path)
+        who = request.headers.get("X-User")
+        if who is None:
+            abort(401, "Log in first.")
+        return who == "owner"  # False: the guard refuses (403)
+
+    @app.post("/guarded")
+    @store.accepts_uploads(allow=allow)
+    def guarded() -> t.Any:
+        return jsonify(files=[f.to_dict() for f in store.receive()])
+
+    @app.post("/guarded-in-view")
+    @store.accepts_uploads(allow=allow)
+    def guarded_in_view() -> t.Any:
+        # Nothing read the form before: receive() runs the guard first.
+        return jsonify(files=[f.to_dict() for f in store.receive()])
+
+    return app
+
+
+def test_an_upload_guard_refuses_before_a_byte_of_the_body_is_read(
+    bucket: storage.Bucket,
+) -> None:
+    app = guarded_app(bucket)
+    data = png(3 * MiB)
+    cases = [(None, 401, "/guarded"), ("stranger", 403, "/guarded"), ("x", 403, "/guarded-in-view")]
+    for user, status, path in cases:
+        body = Body(multipart(("title", None, None, b"t"), ("f", "a.png", "image/png", data)))
+        headers = {"HTTP_X_USER": user} if user else {}
+        stream_environ = {
+            "wsgi.input": body,
+            "CONTENT_LENGTH": str(len(body.data)),
+            "CONTENT_TYPE": f"multipart/form-data; boundary={BOUNDARY}",
+            **headers,
+        }
+        response = app.test_client().post(path, environ_overrides=stream_environ)
+        assert response.status_code == status, response.data
+        assert body.position == 0  # not one byte of the body was read, so none was stored
+    assert names(bucket) == []
+    assert app.config["guard_calls"] == [path for _, _, path in cases]
+    owner = Body(multipart(("title", None, None, b"t"), ("f", "a.png", "image/png", data)))
+    response = app.test_client().post(
+        "/guarded",
+        environ_overrides={
+            "wsgi.input": owner,
+            "CONTENT_LENGTH": str(len(owner.data)),
+            "CONTENT_TYPE": f"multipart/form-data; boundary={BOUNDARY}",
+            "HTTP_X_USER": "owner",
+        },
+    )
+    assert response.status_code == 200, response.data
+    assert [f["size"] for f in response.get_json()["files"]] == [len(data)]
+    assert len(names(bucket)) == 1
+
+
 def test_a_real_socket_closed_mid_upload_leaves_nothing(bucket: storage.Bucket) -> None:
     app, _ = make_app(bucket, max_file_size=16 * MiB)
     finished = threading.Event()
