@@ -16,11 +16,16 @@ How fresh it is:
   post written, edited or deleted, a file attached, a task's result) served by this
   instance empties the cache before its response leaves, so the next page served here
   shows the change;
-* the author of a post is always shown it fresh, on every instance: their own uploads and
-  edits show at once wherever App Engine routes them;
+* its response also sets a short-lived cookie (``fresh``, ``__Host-fresh`` where cookies
+  are Secure), which lives :data:`FRESH_MARGIN` seconds longer than anything is kept;
+  while a browser sends it, that browser's pages are read fresh from Datastore on every
+  instance. So whoever made a change sees it at once wherever App Engine routes their
+  next page, and once the cookie is gone every kept value anywhere was read after the
+  change. The cookie holds nothing but ``1``: sending it or not only changes whether
+  one's own pages come from Datastore or from memory, both public data;
 * any other change (made through another instance, by a task such as the attachment scan,
-  or in the Datastore console) shows within ``PUBLIC_CACHE_SECONDS`` (app config; default
-  1 second; 0 turns the cache off).
+  by a client that keeps no cookies, or in the Datastore console) shows within
+  ``PUBLIC_CACHE_SECONDS`` (app config; default 1 second; 0 turns the cache off).
 
 Only first pages are kept: pages reached through a cursor are queried each time. At most
 ``PUBLIC_CACHE_ENTRIES`` (default 256) posts are kept; the oldest go first.
@@ -28,18 +33,22 @@ Only first pages are kept: pages reached through a cursor are queried each time.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 import typing as t
 from collections.abc import Callable, Hashable
 
-from framework import Flask, current_app, request
+from framework import Flask, current_app, has_request_context, request
 
 if t.TYPE_CHECKING:
     from framework import Response
 
 #: Requests after which the cache is emptied.
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+#: How much longer than ``PUBLIC_CACHE_SECONDS`` the writer's cookie lives, in seconds:
+#: room for the write's response to reach the browser, and for the clocks of two instances.
+FRESH_MARGIN = 2
 #: Defaults of ``PUBLIC_CACHE_SECONDS`` and ``PUBLIC_CACHE_ENTRIES``.
 DEFAULT_SECONDS = 1.0
 DEFAULT_ENTRIES = 256
@@ -65,17 +74,17 @@ class PublicCache:
         key: Hashable,
         load: Callable[[], V],
         *,
-        reuse: Callable[[V], bool] | None = None,
         keep: Callable[[V], bool] | None = None,
     ) -> V:
-        """The value of ``key``: kept (if ``reuse(value)`` allows it for this request),
-        else ``load()``, kept for ``seconds`` unless ``keep(value)`` is false."""
+        """The value of ``key``: kept, or (if nothing is, or this browser wrote something
+        moments ago) ``load()``, then kept for ``seconds`` unless ``keep(value)`` is
+        false."""
         if self.seconds <= 0:
             return load()
         now = time.monotonic()
         with self._lock:
             kept, generation = self._values.get(key), self._generation
-        if kept is not None and now < kept[0] and (reuse is None or reuse(kept[1])):
+        if kept is not None and now < kept[0] and not wrote_recently():
             return t.cast(V, kept[1])
         value = load()
         if keep is None or keep(value):
@@ -113,9 +122,29 @@ def init_app(app: Flask) -> None:
     @app.after_request
     def forget_after_write(response: Response) -> Response:
         # Whatever the outcome: a failed request may have stored part of its work.
-        if request.method in WRITE_METHODS:
+        if request.method in WRITE_METHODS and cache.seconds > 0:
             cache.invalidate()
+            secure = bool(app.config["SESSION_COOKIE_SECURE"])
+            response.set_cookie(
+                fresh_cookie_name(),
+                "1",
+                max_age=math.ceil(cache.seconds) + FRESH_MARGIN,
+                path="/",
+                secure=secure,
+                httponly=True,
+                samesite="Lax",
+            )
         return response
+
+
+def fresh_cookie_name() -> str:
+    """``__Host-fresh`` where cookies are Secure (App Engine), else ``fresh``."""
+    return "__Host-fresh" if current_app.config["SESSION_COOKIE_SECURE"] else "fresh"
+
+
+def wrote_recently() -> bool:
+    """Whether this request's browser made a change moments ago (its cookie is here)."""
+    return has_request_context() and fresh_cookie_name() in request.cookies
 
 
 def public_cache() -> PublicCache:

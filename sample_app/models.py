@@ -93,19 +93,20 @@ class Post(ndb.Model):  # type: ignore[misc]
         None, in one Datastore call instead of two.
 
         An ancestor query without a kind returns the post itself and every entity under
-        it, and attachments are the only entities stored under a post. Each Datastore
-        call costs the instance 1-2 ms of CPU in ndb, gRPC and protobuf, more than the
-        rest of a page. A post with more attachments than a page lists falls back to the
-        ordered query, so the page shows exactly the same ones.
+        it: attachments (anything else stored under a post must be a model this app
+        imports, or ndb cannot read it). Each Datastore call costs the instance 1-2 ms of
+        CPU in ndb, gRPC and protobuf, more than the rest of a page. A post with more
+        under it than a page lists falls back to the ordered query, so the page shows
+        exactly the same attachments.
         """
         key = ndb.Key(cls, post_id)
         entities = ndb.Query(ancestor=key).fetch(MAX_ATTACHMENTS + 2)
         post = next((e for e in entities if e.key == key), None)
         if not isinstance(post, cls):
             return None
-        attachments = [e for e in entities if isinstance(e, Attachment)]
-        if len(attachments) > MAX_ATTACHMENTS:
+        if len(entities) > MAX_ATTACHMENTS + 1:
             return post, post.attachments()
+        attachments = [e for e in entities if isinstance(e, Attachment)]
         attachments.sort(key=_attachment_order)
         return post, attachments
 

@@ -109,11 +109,6 @@ def user_page(username: str) -> t.Any:
     return render_template("user.html", owner=user, posts=posts, cursor=cursor)
 
 
-def _not_by_viewer(found: tuple[Post, tuple[Attachment, ...]] | None) -> bool:
-    # The author always gets a fresh read (see sample_app.cache).
-    return found is None or g.user is None or found[0].author != g.user.key
-
-
 def get_post_with_attachments(post_id: int) -> tuple[Post, list[Attachment]]:
     """A post and its attachments (one Datastore call, or none while the post is kept
     in memory: :mod:`sample_app.cache`), or a 404."""
@@ -124,9 +119,7 @@ def get_post_with_attachments(post_id: int) -> tuple[Post, list[Attachment]]:
         found = Post.with_attachments(post_id)
         return None if found is None else (settled([found[0]])[0], settled(found[1]))
 
-    found = public_cache().get(
-        ("post", post_id), load, reuse=_not_by_viewer, keep=lambda value: value is not None
-    )
+    found = public_cache().get(("post", post_id), load, keep=lambda value: value is not None)
     if found is None:
         abort(404)
     return found[0], list(found[1])

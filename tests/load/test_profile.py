@@ -39,14 +39,13 @@ def test_profile_pages_counts_the_datastore_calls_of_each_page(
         if line.startswith("| ") and not line.startswith(("| page", "| ---"))
         for cells in [[c.strip() for c in line.strip("|").split("|")]]
     }
-    # Public pages come from the instance's memory; a logged-in page reads its session
-    # only (the username is in it); the author's post page reads the post fresh, with
-    # its attachments in the same query.
+    # Public data comes from the instance's memory; a logged-in page reads its session
+    # only (the username is in it).
     assert rows == {
         "healthz": "0",
         "home, anonymous": "0",
         "home, logged in": "lookup 1",
-        "post, logged in": "lookup 1, run_query 1",
+        "post, logged in": "lookup 1",
         "post, anonymous": "0",
         "API posts, anonymous": "0",
         "login form, new visitor": "0",

@@ -59,6 +59,26 @@ def test_the_cache_is_on_by_default_for_one_second(app: Flask) -> None:
     defaults = create_app()
     assert defaults.config["PUBLIC_CACHE_SECONDS"] == 1.0
     assert defaults.extensions["sample_app.cache"].seconds == 1.0
+    # A write's response: the writer reads fresh for longer than anything is kept.
+    client = defaults.test_client()
+    response = client.post("/auth/login", data={})  # refused (no CSRF token): still a write
+    assert response.status_code == 400
+    [cookie] = [c for c in response.headers.getlist("Set-Cookie") if c.startswith("fresh=")]
+    assert "Max-Age=3" in cookie
+    assert "HttpOnly" in cookie
+    assert not [c for c in client.get("/").headers.getlist("Set-Cookie") if "fresh" in c]
+
+
+def test_a_browser_that_just_wrote_reads_fresh_others_read_the_kept_copy(kept: Flask) -> None:
+    users = Users(kept)
+    users.post(users.signup("someone"), "First")
+    reader, writer = kept.test_client(), kept.test_client()
+    assert titles(reader) == ["First"]
+    write_elsewhere(kept, "Elsewhere")
+    assert titles(reader) == ["First"]
+    writer.set_cookie("fresh", "1")  # as a write through another instance leaves it
+    assert titles(writer) == ["Elsewhere", "First"]
+    assert titles(reader) == ["Elsewhere", "First"]  # (the fresh read was kept)
 
 
 def test_front_page_and_api_are_kept_until_a_write_through_this_instance(kept: Flask) -> None:
@@ -98,7 +118,7 @@ def test_api_writes_and_deletes_show_at_once(kept: Flask) -> None:
     assert visitor.get(f"/p/{post_id}").status_code == 404
 
 
-def test_edit_shows_at_once_and_the_author_always_reads_fresh(kept: Flask) -> None:
+def test_edit_shows_at_once_and_the_writer_reads_fresh_everywhere(kept: Flask) -> None:
     users = Users(kept)
     author = users.signup("author")
     post_id = users.post(author, "Title", "Old text")
@@ -112,8 +132,12 @@ def test_edit_shows_at_once_and_the_author_always_reads_fresh(kept: Flask) -> No
     assert edit.status_code == 302
     assert "New text" in visitor.get(f"/p/{post_id}").text
 
-    # Changed elsewhere: visitors get the kept copy until it expires; the author, on any
-    # instance, always gets the post fresh from Datastore.
+    # Changed elsewhere: visitors get the kept copy until it expires; the author, who
+    # just wrote (the "fresh" cookie), gets it from Datastore, on any instance.
+    fresh = author.get_cookie("fresh")
+    assert fresh is not None
+    assert fresh.value == "1"
+    assert fresh.http_only
     with kept.app_context(), ndb.Client(project=_project()).context():
         post = Post.get_by_id(post_id)
         post.text = "Changed elsewhere"
