@@ -9,8 +9,13 @@ cold start, against the real Datastore and Cloud Storage emulators.
   own Datastore reads): each stage's time excludes the stages nested in it, and
   "the rest" is routing, request and response objects, ``gae.wrap`` and WSGI.
 * **Cold start**: ``-X importtime`` of ``import sample_app.main`` grouped by top-level
-  package; and launch -> first 200 of ``GET /`` over HTTP on app.yaml's entrypoint and on
-  gunicorn (the previous one), median of ``--cold-runs`` fresh launches.
+  package; fresh interpreters' import, first and second ``GET /`` (and the first after
+  ``/_ah/warmup``); and launch -> first 200 of ``GET /`` over HTTP on app.yaml's
+  entrypoint and on gunicorn (the previous one), median and best of ``--cold-runs``
+  fresh launches; with ``--against DIR``, app.yaml's entrypoint in another checkout (the
+  code before a change) and in this one instead.
+
+``--only pages`` or ``--only cold`` runs one half.
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ from google.cloud import ndb
 
 from framework import Flask, session
 from framework.testing import FlaskClient
+from gae.emulators import free_port
 from sample_app import create_app
 from sample_app.models import MAX_ATTACHMENTS, Attachment, Post, User
 
@@ -274,3 +275,14 @@ def test_warmup_answers_200_and_fills_the_front_page(kept: Flask) -> None:
     write_elsewhere(kept, "After warmup")
     # The front page comes from what warmup read.
     assert titles(kept.test_client()) == ["Before warmup"]
+
+
+def test_warmup_answers_200_while_datastore_is_down(
+    app: Flask, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from .test_outages import unreachable
+
+    unreachable(monkeypatch, "DATASTORE_EMULATOR_HOST", f"127.0.0.1:{free_port()}")
+    response = app.test_client().get("/_ah/warmup")
+    assert response.status_code == 200
+    assert "Warmup could not read the front page" in caplog.text
