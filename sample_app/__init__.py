@@ -60,7 +60,7 @@ def create_app(config: dict[str, t.Any] | None = None) -> Flask:
     if config:
         app.config.update(config)
 
-    from . import api, attachments, auth, files, jobs, limits, posts
+    from . import api, attachments, auth, cache, files, jobs, limits, posts, warmup
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(limits.bp)
@@ -70,6 +70,7 @@ def create_app(config: dict[str, t.Any] | None = None) -> Flask:
     app.register_blueprint(jobs.bp)
     app.config.setdefault("GCS_BUCKET", app.config["UPLOAD_BUCKET"])
     files.storage.init_app(app)
+    cache.init_app(app)
     errors.register(app)
 
     app.before_request(load_user)
@@ -88,4 +89,6 @@ def create_app(config: dict[str, t.Any] | None = None) -> Flask:
     def health() -> dict[str, str]:
         return {"status": "ok", "version": settings.version or "local"}
 
-    return gae.wrap(app, sessions=True, tasks=True)
+    gae.wrap(app, sessions=True, tasks=True)
+    warmup.register(app)
+    return app

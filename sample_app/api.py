@@ -12,7 +12,7 @@ from framework import Blueprint, g, jsonify, request, url_for
 from .csrf import csrf_token
 from .files import delete_attachments
 from .models import Post
-from .posts import get_post, own_post, page_of, validate
+from .posts import get_post_with_attachments, latest_page, own_post, validate
 from .security import login_required
 from .validation import json_object
 
@@ -30,7 +30,7 @@ def whoami() -> t.Any:
 
 @bp.get("/posts")
 def list_posts() -> t.Any:
-    posts, cursor = page_of(Post.query().order(-Post.created), request.args.get("cursor"))
+    posts, cursor = latest_page(request.args.get("cursor"))
     return {
         "posts": [p.to_dict_public() for p in posts],
         "next": url_for("api.list_posts", cursor=cursor) if cursor else None,
@@ -39,7 +39,7 @@ def list_posts() -> t.Any:
 
 @bp.get("/posts/<int:post_id>")
 def read_post(post_id: int) -> t.Any:
-    post = get_post(post_id)
+    post, attachments = get_post_with_attachments(post_id)
     data = post.to_dict_public()
     data["attachments"] = [
         {
@@ -49,7 +49,7 @@ def read_post(post_id: int) -> t.Any:
             "size": a.size,
             "download": url_for("attachments.download", post_id=post_id, attachment_id=a.key.id()),
         }
-        for a in post.attachments()
+        for a in attachments
     ]
     return data
 

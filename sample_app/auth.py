@@ -10,6 +10,7 @@ from framework import Blueprint, flash, g, redirect, render_template, request, s
 from gae.sessions import regenerate
 
 from .csrf import rotate as rotate_csrf
+from .current_user import remember
 from .limits import Verdict, client_id, reserve, succeeded
 from .models import USERNAME, User
 from .security import safe_next
@@ -25,7 +26,7 @@ def _logged_in_as(user: User) -> None:
     planted before is worthless after it), then the user id."""
     regenerate()
     rotate_csrf()
-    session["user_id"] = user.key.id()
+    remember(user)
 
 
 @bp.route("/signup", methods=["GET", "POST"])

@@ -14,6 +14,8 @@ USERNAME = re.compile(r"^(?!__.*__$)[A-Za-z0-9_.-]{3,30}$")
 #: Retries of a sign-up's transaction: concurrent sign-ups of one name conflict, and each
 #: loser needs one retry to see the winner's account.
 SIGNUP_RETRIES = 5
+#: Attachments a post page (and the API's post) lists, the oldest first.
+MAX_ATTACHMENTS = 50
 
 
 def utcnow() -> datetime:
@@ -79,10 +81,34 @@ class Post(ndb.Model):  # type: ignore[misc]
     updated = ndb.DateTimeProperty(tzinfo=UTC, auto_now=True, indexed=False)
 
     def attachments(self) -> list[Attachment]:
+        """The post's attachments, oldest first (at most :data:`MAX_ATTACHMENTS`)."""
         return t.cast(
             "list[Attachment]",
-            Attachment.query(ancestor=self.key).order(Attachment.created).fetch(50),
+            Attachment.query(ancestor=self.key).order(Attachment.created).fetch(MAX_ATTACHMENTS),
         )
+
+    @classmethod
+    def with_attachments(cls, post_id: int) -> tuple[Post, list[Attachment]] | None:
+        """The post with id ``post_id`` and its attachments (as :meth:`attachments`), or
+        None, in one Datastore call instead of two.
+
+        An ancestor query without a kind returns the post itself and every entity under
+        it: attachments (anything else stored under a post must be a model this app
+        imports, or ndb cannot read it). Each Datastore call costs the instance 1-2 ms of
+        CPU in ndb, gRPC and protobuf, more than the rest of a page. A post with more
+        under it than a page lists falls back to the ordered query, so the page shows
+        exactly the same attachments.
+        """
+        key = ndb.Key(cls, post_id)
+        entities = ndb.Query(ancestor=key).fetch(MAX_ATTACHMENTS + 2)
+        post = next((e for e in entities if e.key == key), None)
+        if not isinstance(post, cls):
+            return None
+        if len(entities) > MAX_ATTACHMENTS + 1:
+            return post, post.attachments()
+        attachments = [e for e in entities if isinstance(e, Attachment)]
+        attachments.sort(key=_attachment_order)
+        return post, attachments
 
     def to_dict_public(self) -> dict[str, t.Any]:
         return {
@@ -92,6 +118,11 @@ class Post(ndb.Model):  # type: ignore[misc]
             "author": self.author_name,
             "created": self.created.isoformat() if self.created else None,
         }
+
+
+def _attachment_order(attachment: Attachment) -> tuple[datetime, int]:
+    # Attachment.query(...).order(Attachment.created): by creation, then by key.
+    return attachment.created or datetime.min.replace(tzinfo=UTC), attachment.key.id() or 0
 
 
 class LoginAttempts(ndb.Model):  # type: ignore[misc]

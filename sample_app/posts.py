@@ -10,13 +10,15 @@ from google.cloud import ndb  # type: ignore[import-untyped, unused-ignore]
 
 from framework import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 
+from .cache import public_cache
 from .files import delete_attachments
-from .models import Post, User
+from .models import Attachment, Post, User
 from .security import login_required
 
 bp = Blueprint("posts", __name__)
 
 PAGE_SIZE = 10
+E = t.TypeVar("E", bound=ndb.Model)
 MAX_TITLE = 120
 MAX_TEXT = 10_000
 
@@ -67,9 +69,33 @@ def validate(title: str, text: str) -> dict[str, str]:
     return errors
 
 
+def settled(entities: t.Sequence[E]) -> tuple[E, ...]:
+    """``entities``, each property read once: ndb converts a value read from Datastore
+    on its first access, and entities kept for other requests are then only read, by any
+    number of threads at once."""
+    for entity in entities:
+        entity.to_dict()
+    return tuple(entities)
+
+
+def latest_page(cursor_text: str | None) -> tuple[list[Post], str | None]:
+    """A page of the latest posts (the front page's and the API's); the first page is
+    kept in memory for a moment (:mod:`sample_app.cache`)."""
+    query = Post.query().order(-Post.created)
+    if cursor_text:
+        return page_of(query, cursor_text)
+
+    def load() -> tuple[tuple[Post, ...], str | None]:
+        posts, cursor = page_of(query, None)
+        return settled(posts), cursor
+
+    posts, cursor = public_cache().get("latest", load)
+    return list(posts), cursor
+
+
 @bp.route("/")
 def index() -> t.Any:
-    posts, cursor = page_of(Post.query().order(-Post.created), request.args.get("cursor"))
+    posts, cursor = latest_page(request.args.get("cursor"))
     return render_template("index.html", posts=posts, cursor=cursor)
 
 
@@ -83,10 +109,26 @@ def user_page(username: str) -> t.Any:
     return render_template("user.html", owner=user, posts=posts, cursor=cursor)
 
 
+def get_post_with_attachments(post_id: int) -> tuple[Post, list[Attachment]]:
+    """A post and its attachments (one Datastore call, or none while the post is kept
+    in memory: :mod:`sample_app.cache`), or a 404."""
+    if not 0 < post_id <= MAX_ID:
+        abort(404)
+
+    def load() -> tuple[Post, tuple[Attachment, ...]] | None:
+        found = Post.with_attachments(post_id)
+        return None if found is None else (settled([found[0]])[0], settled(found[1]))
+
+    found = public_cache().get(("post", post_id), load, keep=lambda value: value is not None)
+    if found is None:
+        abort(404)
+    return found[0], list(found[1])
+
+
 @bp.route("/p/<int:post_id>")
 def show(post_id: int) -> t.Any:
-    post = get_post(post_id)
-    return render_template("post.html", post=post, attachments=post.attachments())
+    post, attachments = get_post_with_attachments(post_id)
+    return render_template("post.html", post=post, attachments=attachments)
 
 
 @bp.route("/new", methods=["GET", "POST"])

@@ -9,10 +9,10 @@ import typing as t
 from functools import wraps
 from urllib.parse import urlsplit
 
-from framework import abort, current_app, g, redirect, request, session, url_for
+from framework import abort, current_app, g, redirect, request, url_for
 from gae.settings import get_settings
 
-from .models import User
+from .current_user import current_user
 
 if t.TYPE_CHECKING:
     from framework import Response
@@ -29,11 +29,11 @@ HSTS = "max-age=31536000"
 
 
 def load_user() -> None:
-    """Put the logged-in user (or None) on ``g.user`` (not for :data:`ANONYMOUS_ENDPOINTS`)."""
+    """Put the logged-in user (or None) on ``g.user`` (not for :data:`ANONYMOUS_ENDPOINTS`):
+    see :mod:`sample_app.current_user`."""
     if request.endpoint in ANONYMOUS_ENDPOINTS:
         return
-    user_id = session.get("user_id")
-    g.user = User.get_by_id(user_id) if user_id else None
+    g.user = current_user()
 
 
 def require_login() -> None:

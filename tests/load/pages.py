@@ -73,6 +73,7 @@ def pages(post_id: int) -> list[Page]:
         Page("home, anonymous", "/", False, b"Notice 11"),
         Page("home, logged in", "/", True, b"Notice 11"),
         Page("post, logged in", f"/p/{post_id}", True, b"Text of notice"),
+        Page("post, anonymous", f"/p/{post_id}", False, b"Text of notice"),
         Page("API posts, anonymous", "/api/posts", False, b'"title":"Notice 11"'),
         Page("login form, new visitor", "/auth/login", False, b'name="csrf_token"'),
     ]
