@@ -601,11 +601,11 @@ def test_framework_command_runs_gae_check_on_the_repository() -> None:
 
 
 def test_tool_pins_are_the_tested_versions() -> None:
-    # What `gae init` pins for tools is what this repository tests with (requirements*.txt).
+    # What `gae init` pins for tools is what this repository runs and tests with.
     from gae.deploy.scaffold import TOOL_VERSIONS
 
     pinned = {}
-    for name in ("requirements.txt", "requirements-dev.txt"):
+    for name in ("requirements.txt", "requirements-run.txt", "requirements-dev.txt"):
         for requirement in read_requirements(ROOT / name):
             if requirement.name and requirement.spec.startswith("=="):
                 pinned[requirement.name] = requirement.spec[2:]
