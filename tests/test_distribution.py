@@ -166,11 +166,11 @@ def test_bare_install_serves_hello(bare: Path, hello: Path) -> None:
     assert body == "Hello from a clean install"
 
 
-def _get_when_up(port: int, process: subprocess.Popen[bytes], log: Path) -> str:
-    deadline = time.monotonic() + 60
+def _get_when_up(port: int, process: subprocess.Popen[bytes], log: Path, wait: float = 60) -> str:
+    deadline = time.monotonic() + wait
     while True:
         if process.poll() is not None:
-            pytest.fail(f"framework run exited {process.returncode}:\n{log.read_text()}")
+            pytest.fail(f"{process.args} exited {process.returncode}:\n{log.read_text()}")
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         try:
             connection.request("GET", "/")
@@ -179,7 +179,7 @@ def _get_when_up(port: int, process: subprocess.Popen[bytes], log: Path) -> str:
             return response.read().decode()
         except OSError:
             if time.monotonic() > deadline:
-                pytest.fail(f"framework run did not answer within 60 s:\n{log.read_text()}")
+                pytest.fail(f"{process.args} did not answer within {wait} s:\n{log.read_text()}")
             time.sleep(0.2)
         finally:
             connection.close()
@@ -237,6 +237,28 @@ def test_sdist_installs_with_the_templates(dist: Path, tmp_path: Path) -> None:
     assert "Usage: framework" in run([str(bin_dir / "framework"), "--help"], cwd=tmp_path)
 
 
+def _make_run_serves(project: Path) -> str:
+    """``make run`` in ``project`` as its README says (emulators included): the first page."""
+    port = free_port()
+    log = project / "make-run.log"
+    with open(log, "wb") as out:
+        process = subprocess.Popen(
+            ["make", "run"],
+            cwd=project,
+            env={**clean_env(), "PORT": str(port)},
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        return _get_when_up(port, process, log, wait=180)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
+
+
 # -- projects made by `framework gae init` ----------------------------------------------------
 
 
@@ -261,6 +283,7 @@ def test_generated_project_installs_the_distribution_and_passes_its_tests(
     assert f"gae-framework=={VERSION}" in frozen
     check = run(["make", "check"], cwd=project, timeout=300)
     assert "OK: 0 error(s), 0 warning(s)" in check
+    assert _make_run_serves(project)
 
 
 def test_generated_project_reinstalls_after_a_failed_install(
@@ -296,3 +319,4 @@ def test_vendored_project_from_a_gae_only_install_passes_its_tests(
     assert "3 passed" in output, output[-3000:]
     check = run(["make", "check"], cwd=project, timeout=300)
     assert "OK: 0 error(s), 0 warning(s)" in check
+    assert _make_run_serves(project)
