@@ -56,10 +56,10 @@ def session_model(kind: str) -> t.Any:
                 "data": ndb.TextProperty(),
                 "expires": ndb.DateTimeProperty(tzinfo=UTC),
                 "updated": ndb.DateTimeProperty(tzinfo=UTC, indexed=False),
-                "_get_kind": classmethod(lambda cls: kind),
                 "__module__": __name__,
             }
-            model = type(f"SessionEntity_{kind}", (ndb.Model,), attrs)
+            # ndb names a model's kind after its class: no override of Model._get_kind.
+            model = type(kind, (ndb.Model,), attrs)
             _models[kind] = model
     return model
 

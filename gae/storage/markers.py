@@ -58,9 +58,9 @@ def marker_model() -> t.Any:
                 "created": ndb.DateTimeProperty(tzinfo=datetime.UTC, indexed=False),
                 # Indexed: the clean-up queries records that expired.
                 "expires": ndb.DateTimeProperty(tzinfo=datetime.UTC),
-                "_get_kind": classmethod(lambda cls: KIND),
             }
-            _model = type("DirectUploadRecord", (ndb.Model,), attrs)
+            # ndb names a model's kind after its class: no override of Model._get_kind.
+            _model = type(KIND, (ndb.Model,), attrs)
         return _model
 
 
