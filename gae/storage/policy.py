@@ -134,7 +134,11 @@ def content_disposition(filename: str | None, *, as_attachment: bool = True) -> 
     kind = "attachment" if as_attachment else "inline"
     name = sanitize_filename(filename, default="download")
     fallback = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
-    fallback = re.sub(r"[^A-Za-z0-9._ ()\[\]+-]", "_", fallback).strip() or "download"
+    fallback = re.sub(r"[^A-Za-z0-9._ ()\[\]+-]", "_", fallback).strip()
+    if not fallback or fallback.startswith("."):
+        # A name in another script keeps only its extension: "данные.txt" -> ".txt",
+        # a hidden file's name to old clients; "download.txt" says what it is.
+        fallback = "download" + fallback
     if fallback == name:
         return f'{kind}; filename="{name}"'
     return f"{kind}; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"

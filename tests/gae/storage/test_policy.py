@@ -76,6 +76,12 @@ def test_content_disposition_is_safe_for_any_filename() -> None:
         "attachment; filename=\"resume _final_.pdf\"; filename*=UTF-8''"
         "r%C3%A9sum%C3%A9%20_final_.pdf"
     )
+    # Nothing of the name is ASCII: the fallback keeps the extension under a real name.
+    assert content_disposition("\u0434\u0430\u043d\u043d\u044b\u0435.txt") == (
+        "attachment; filename=\"download.txt\"; filename*=UTF-8''"
+        "%D0%B4%D0%B0%D0%BD%D0%BD%D1%8B%D0%B5.txt"
+    )
+    assert content_disposition("\u6587\u4ef6").startswith('attachment; filename="download";')
 
 
 def test_describe_size_is_readable_and_exact() -> None:
