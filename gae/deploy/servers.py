@@ -116,25 +116,25 @@ def _gunicorn(ctx: AppYamlContext, node: yaml.Node | None, entry: Entrypoint) ->
                     "entrypoint-port",
                 )
             )
-    if entry.app_target is None:
-        found.append(
-            ctx.finding(
-                node,
-                "error",
-                "The gunicorn entrypoint names no application ('module:variable').",
-                "End the entrypoint with the app, e.g. 'main:app'.",
-                "entrypoint-app",
-            )
-        )
-    else:
-        found += _app_target(ctx, node, entry)
+    found += _app_target(ctx, node, entry, "gunicorn")
     found += _workers(ctx, node, entry)
     found += _gunicorn_threads(ctx, node, entry)
     return found
 
 
-def _app_target(ctx: AppYamlContext, node: yaml.Node | None, entry: Entrypoint) -> list[Finding]:
-    assert entry.app_target is not None
+def _app_target(
+    ctx: AppYamlContext, node: yaml.Node | None, entry: Entrypoint, server: str
+) -> list[Finding]:
+    if entry.app_target is None:
+        return [
+            ctx.finding(
+                node,
+                "error",
+                f"The {server} entrypoint names no application ('module:variable').",
+                "End the entrypoint with the app, e.g. 'main:app'.",
+                "entrypoint-app",
+            )
+        ]
     module, _, variable = entry.app_target.partition(":")
     variable = variable or "application"
     base = ctx.root / entry.chdir if entry.chdir else ctx.root
@@ -258,18 +258,7 @@ def _granian(ctx: AppYamlContext, node: yaml.Node | None, entry: Entrypoint) -> 
                 "entrypoint-port",
             )
         )
-    if entry.app_target is None:
-        found.append(
-            ctx.finding(
-                node,
-                "error",
-                "The granian entrypoint names no application ('module:variable').",
-                "End the entrypoint with the app, e.g. 'main:app'.",
-                "entrypoint-app",
-            )
-        )
-    else:
-        found += _app_target(ctx, node, entry)
+    found += _app_target(ctx, node, entry, "granian")
     found += _workers(ctx, node, entry)
     found += _backpressure(ctx, node, entry)
     return found
