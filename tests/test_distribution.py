@@ -68,7 +68,24 @@ def run(argv: list[str], cwd: Path, timeout: float = 300, **env: str) -> str:
 
 def clean_env() -> dict[str, str]:
     """The environment a user's shell has: none of this test session's own settings."""
-    dropped = ("VIRTUAL_ENV", "PYTHONPATH", "PYTEST_", "GAE_", "DATASTORE_", "STORAGE_EMU")
+    # Also what earlier tests of this session left in os.environ: the framework command
+    # sets FLASK_RUN_FROM_CLI (with it, `app.run()` in `make run` is ignored), fixtures
+    # export emulator hosts, buckets and secrets.
+    dropped = (
+        "VIRTUAL_ENV",
+        "PYTHONPATH",
+        "PYTEST_",
+        "GAE_",
+        "GOOGLE_",
+        "DATASTORE_",
+        "STORAGE_EMU",
+        "GCS_",
+        "CLOUD_TASKS_",
+        "SECRET_KEY",
+        "FLASK_",
+        "WERKZEUG_",
+        "NOTICEBOARD_",
+    )
     return {k: v for k, v in os.environ.items() if not k.startswith(dropped)}
 
 
