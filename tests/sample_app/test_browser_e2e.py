@@ -114,6 +114,37 @@ def test_sign_up_post_attach_small_and_large_download_and_log_out(
     sign_up_post_attach_download_and_log_out(server, browser, tmp_path)
 
 
+def _replaced(error: Exception) -> bool:
+    """Chromium's answer when the page navigated between finding a node and reading it."""
+    return "does not belong to the document" in str(error)
+
+
+def _text_in(selector: str, text: str) -> t.Callable[[t.Any], bool]:
+    """A wait condition: ``text`` in the element at ``selector``, across a navigation.
+
+    After a form's submit button is clicked the old page may still answer the lookup and
+    then be replaced before its text is read: that is "not yet", not a failure.
+    """
+    from selenium.common.exceptions import (
+        NoSuchElementException,
+        StaleElementReferenceException,
+        WebDriverException,
+    )
+    from selenium.webdriver.common.by import By
+
+    def present(driver: t.Any) -> bool:
+        try:
+            return text in driver.find_element(By.CSS_SELECTOR, selector).text
+        except (NoSuchElementException, StaleElementReferenceException):
+            return False
+        except WebDriverException as error:
+            if _replaced(error):
+                return False
+            raise
+
+    return present
+
+
 def sign_up_post_attach_download_and_log_out(server: str, browser: t.Any, tmp_path: Path) -> None:
     """What a person does on the noticeboard at ``server``, in ``browser``: sign up, post,
     attach a small file through the form and one over 32 MiB straight to the bucket,
@@ -130,7 +161,7 @@ def sign_up_post_attach_download_and_log_out(server: str, browser: t.Any, tmp_pa
     browser.find_element(By.NAME, "username").send_keys("browser_user")
     browser.find_element(By.NAME, "password").send_keys("a long password")
     browser.find_element(By.CSS_SELECTOR, "form.stack button").click()
-    wait.until(ec.text_to_be_present_in_element((By.CSS_SELECTOR, ".flash"), "Welcome"))
+    wait.until(_text_in(".flash", "Welcome"))
 
     browser.get(f"{server}/new")
     browser.find_element(By.NAME, "title").send_keys("From a real browser")
@@ -142,13 +173,16 @@ def sign_up_post_attach_download_and_log_out(server: str, browser: t.Any, tmp_pa
 
     browser.find_element(By.ID, "small-file").send_keys(str(small))
     browser.find_element(By.CSS_SELECTOR, "form[enctype='multipart/form-data'] button").click()
-    wait.until(ec.text_to_be_present_in_element((By.CSS_SELECTOR, ".attachments"), "photo.png"))
+    wait.until(_text_in(".attachments", "photo.png"))
 
     browser.find_element(By.ID, "large-file").send_keys(str(large))
     browser.find_element(By.CSS_SELECTOR, "#direct-upload button").click()
 
     def uploaded(driver: t.Any) -> bool:
-        from selenium.common.exceptions import StaleElementReferenceException
+        from selenium.common.exceptions import (
+            StaleElementReferenceException,
+            WebDriverException,
+        )
 
         try:
             status = driver.find_elements(By.ID, "direct-status")
@@ -158,6 +192,10 @@ def sign_up_post_attach_download_and_log_out(server: str, browser: t.Any, tmp_pa
             return "archive.zip" in driver.find_element(By.CSS_SELECTOR, ".attachments").text
         except StaleElementReferenceException:
             return False  # the page reloaded between finding an element and reading it
+        except WebDriverException as error:
+            if _replaced(error):
+                return False
+            raise
 
     wait.until(uploaded)
 
@@ -175,7 +213,7 @@ def sign_up_post_attach_download_and_log_out(server: str, browser: t.Any, tmp_pa
     browser.get(post_url)
     console = _console(browser)  # everything logged on the way here
     browser.find_element(By.CSS_SELECTOR, "header form.inline button").click()
-    wait.until(ec.text_to_be_present_in_element((By.CSS_SELECTOR, ".flash"), "logged out"))
+    wait.until(_text_in(".flash", "logged out"))
     assert "Log in" in browser.find_element(By.CSS_SELECTOR, "header nav").text
 
     # No page, form post, fetch or upload broke the Content-Security-Policy ...
