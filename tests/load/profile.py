@@ -259,12 +259,13 @@ def first_200(command: str, env: dict[str, str], workdir: Path, cwd: Path = ROOT
 
 def cold_starts(env: dict[str, str], runs: int, against: Path | None = None) -> list[str]:
     """Launch -> first 200 of app.yaml's entrypoint and of gunicorn; or, ``against``
-    another checkout (the code before a change), of app.yaml's entrypoint in both."""
+    another checkout (the code before a change), of each checkout's own app.yaml
+    entrypoint (its server may differ too)."""
     entrypoint = app_yaml_entrypoint()
     sides = {"app.yaml (granian)": (entrypoint, ROOT), "gunicorn gthread": (GUNICORN, ROOT)}
     if against is not None:
         sides = {
-            f"app.yaml, {against}": (entrypoint, against),
+            f"app.yaml, {against}": (app_yaml_entrypoint(against / "app.yaml"), against),
             "app.yaml, this checkout": sides["app.yaml (granian)"],
         }
     times: dict[str, list[float]] = {name: [] for name in sides}
