@@ -8,8 +8,10 @@ health check, and exposes the environment variables the Google client libraries 
         os.environ.update(emulators.env)
         ...
 
-Data lives in memory unless ``data_dir`` is given; then it persists across restarts. Every
-process started here is stopped by pid on exit and dies with its parent if that is killed.
+Data lives in memory unless ``data_dir`` is given; then it persists across restarts (the
+Datastore emulator saves as it exits, which fails if a write arrives meanwhile: stop the
+app before the emulators; see :meth:`DatastoreEmulator.stop`). Every process started here
+is stopped by pid on exit and dies with its parent if that is killed.
 """
 
 from __future__ import annotations

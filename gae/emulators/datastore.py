@@ -6,8 +6,10 @@ folder, found through :func:`gae.sdk.find_sdk_root`.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
+import signal
 import subprocess
 import typing as t
 from pathlib import Path
@@ -25,6 +27,13 @@ _INSTALL_FIRESTORE = (
     "Install it with 'apt-get install google-cloud-cli-firestore-emulator' (or "
     "'gcloud components install cloud-firestore-emulator')."
 )
+logger = logging.getLogger("gae.emulators")
+
+#: What the Datastore emulator's log shows when saving its data at shutdown failed: a
+#: stack trace through its stop (a write arrived meanwhile), or its own message. (It
+#: logs nothing when nothing changed since it started.)
+_NOT_SAVED = (b"LocalDatastoreFileStub.stopInternal", b"Failed to persist datastore")
+
 _INSTALL_JAVA = (
     "Install a Java runtime (JDK 11 or newer), e.g. 'apt-get install default-jdk-headless'."
 )
@@ -70,6 +79,9 @@ class DatastoreEmulator(_Emulator):
         self.name = (
             "Datastore emulator" if mode == "datastore" else "Firestore emulator (Datastore mode)"
         )
+        #: After :meth:`stop` of an emulator that keeps data on disk: whether it saved it.
+        self.saved: bool | None = None
+        self._log_offset = 0
 
     def _jar(self) -> Path:
         try:
@@ -140,6 +152,41 @@ class DatastoreEmulator(_Emulator):
                 check=True,
                 capture_output=True,
                 timeout=60,
+            )
+
+    def spawn(self) -> None:
+        running = self.process is not None and self.process.poll() is None
+        if not running:
+            # Where this run's lines start: the log is appended to across restarts.
+            self._log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
+            self.saved = None
+        super().spawn()
+
+    def stop(self) -> None:
+        """Stop the emulator; one that keeps data on disk saves it as it exits.
+
+        The emulator writes everything to disk only at shutdown, and that write fails
+        (``ConcurrentModificationException`` in its log) when a write arrives while it
+        shuts down: then everything written since it started is lost. That is logged as
+        a warning and :attr:`saved` is ``False``; stop the app before the emulators.
+        """
+        was_running = self.process is not None and self.process.poll() is None
+        super().stop()
+        if not (was_running and self.data_dir is not None and self.mode == "datastore"):
+            return
+        with open(self.log_path, "rb") as log:
+            log.seek(self._log_offset)
+            lines = log.read()
+        killed = self.process is not None and self.process.returncode == -signal.SIGKILL
+        self.saved = not killed and not any(marker in lines for marker in _NOT_SAVED)
+        if not self.saved:
+            logger.warning(
+                "The %s did not save its data to %s as it stopped (it fails when a write "
+                "arrives while it shuts down): what was written since it started is lost. "
+                "Stop the app before the emulators. Its log: %s",
+                self.name,
+                self.data_dir,
+                self.log_path,
             )
 
     @property

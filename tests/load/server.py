@@ -20,6 +20,8 @@ from bench import http_servers as bench_servers
 from gae.emulators import DatastoreEmulator, StorageEmulator
 from gae.emulators.processes import free_port, wait_until_healthy
 
+from .link import Link
+
 ROOT = Path(__file__).resolve().parents[2]
 HOST = "127.0.0.1"
 PROJECT = "load-project"
@@ -62,8 +64,10 @@ class Stack:
     """Both emulators and the entrypoint's server, all stopped by :meth:`close`.
 
     ``persistent=True`` keeps Datastore and Cloud Storage data in ``workdir`` so that it
-    survives an emulator restart (what the fault tests need); otherwise both keep data in
-    memory. Logs go to ``workdir/logs``.
+    survives an emulator restart (what the fault tests need), and the app then reaches
+    Datastore through :attr:`datastore_link`, which the tests cut before stopping the
+    emulator (see ``link.py``); otherwise both keep data in memory. Logs go to
+    ``workdir/logs``.
     """
 
     def __init__(
@@ -82,6 +86,7 @@ class Stack:
             data_dir=workdir / "storage" if persistent else None,
             log_dir=self.logs,
         )
+        self.datastore_link = Link(self.datastore.port) if persistent else None
         self.port = free_port(HOST)
         self.argv = entrypoint_argv(self.port, command)
         self.server: subprocess.Popen[bytes] | None = None
@@ -90,9 +95,17 @@ class Stack:
     @property
     def env(self) -> dict[str, str]:
         """The server's environment: ours, less App Engine's, plus the emulators'."""
+        datastore = self.datastore.env
+        if self.datastore_link is not None:
+            address = f"{HOST}:{self.datastore_link.port}"
+            datastore.update(
+                DATASTORE_EMULATOR_HOST=address,
+                DATASTORE_EMULATOR_HOST_PATH=f"{address}/datastore",
+                DATASTORE_HOST=f"http://{address}",
+            )
         return {
             **{k: v for k, v in os.environ.items() if not k.startswith(("GAE_", "DATASTORE_"))},
-            **self.datastore.env,
+            **datastore,
             **self.storage.env,
             "GOOGLE_CLOUD_PROJECT": PROJECT,
             "GCS_BUCKET": BUCKET,
@@ -109,6 +122,8 @@ class Stack:
             times = wait_until_healthy([self.datastore.waiting(), self.storage.waiting()], timeout)
             for emulator in (self.datastore, self.storage):
                 emulator.ready(times[emulator.name])
+            if self.datastore_link is not None:
+                self.datastore_link.start()
             with open(self.server_log, "wb") as out:
                 self.server = subprocess.Popen(
                     self.argv,
@@ -175,6 +190,8 @@ class Stack:
                     continue
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(server.pid, signal.SIGKILL)  # stragglers of the group
+        if self.datastore_link is not None:
+            self.datastore_link.close()
         self.datastore.stop()
         self.storage.stop()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -98,6 +99,7 @@ def test_data_persists_across_restarts_with_a_data_dir(tmp_path: Path) -> None:
         gcs.bucket("keep").blob("k.txt").upload_from_string(b"kept")
     finally:
         group.stop()
+    assert group.datastore is not None and group.datastore.saved is True
 
     group = start()
     try:
@@ -108,6 +110,32 @@ def test_data_persists_across_restarts_with_a_data_dir(tmp_path: Path) -> None:
         assert gcs.bucket("keep").blob("k.txt").download_as_bytes() == b"kept"
     finally:
         group.stop()
+
+
+def test_a_datastore_emulator_that_failed_to_save_says_so(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The emulator saves only as it exits, and that fails when a write arrives meanwhile
+    # (seen under load). Its log then holds a trace through its stop, as appended here:
+    # the race itself cannot be produced on demand.
+    emulator = DatastoreEmulator("lost-demo", data_dir=tmp_path / "data", log_dir=tmp_path)
+    emulator.start()
+    with open(emulator.log_path, "ab") as log:
+        log.write(
+            b'Exception in thread "Thread-1" java.util.ConcurrentModificationException\n'
+            b"\tat com.google.cloud.datastore.emulator.impl.LocalDatastoreFileStub"
+            b".stopInternal(LocalDatastoreFileStub.java:175)\n"
+        )
+    with caplog.at_level(logging.WARNING, logger="gae.emulators"):
+        emulator.stop()
+    assert emulator.saved is False
+    assert "did not save its data" in caplog.text
+    assert "Stop the app before the emulators" in caplog.text
+
+    # The next run reads only its own lines: a clean stop is a save again.
+    emulator.start()
+    emulator.stop()
+    assert emulator.saved is True
 
 
 def test_stop_leaves_no_process_and_restores_environment() -> None:
