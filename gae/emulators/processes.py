@@ -1,9 +1,14 @@
 """Child processes that cannot outlive us: spawn, wait until healthy, stop.
 
 Emulators are long-running servers (a JVM for Datastore). A test run or ``make run`` that
-dies must not leave them behind, so each child is started so that it gets SIGTERM when the
-process that started it dies (Linux ``PR_SET_PDEATHSIG``), stays in our process group (so
-killing the group kills it too), and is stopped by pid on a normal exit.
+dies must not leave them behind, so on Linux each child gets SIGTERM when the process that
+started it dies (``PR_SET_PDEATHSIG``), and it is stopped by pid on a normal exit.
+
+On Linux each child also runs in a process group of its own, out of reach of a terminal's
+Ctrl-C, which signals the whole foreground group at once: the Datastore emulator saves its
+data only as it exits, and that save fails when a write arrives meanwhile, so the app must
+stop first. Ctrl-C stops the app; the process that started the emulators stops them as it
+exits, and if it is killed instead, the death signal does.
 """
 
 from __future__ import annotations
@@ -38,9 +43,11 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
-def _die_with_parent() -> None:
-    # Runs in the child between fork and exec. The signal fires when the *thread* that
-    # forked exits, which is why emulators are spawned from the caller's thread only.
+def _prepare_child() -> None:
+    # Runs in the child between fork and exec; the module docstring says why. The death
+    # signal fires when the *thread* that forked exits, which is why emulators are
+    # spawned from the caller's thread only.
+    os.setpgid(0, 0)
     libc_name = ctypes.util.find_library("c")
     if libc_name is None:
         return
@@ -51,7 +58,8 @@ def _die_with_parent() -> None:
 def spawn(
     argv: list[str], log_path: Path, env: dict[str, str] | None = None
 ) -> subprocess.Popen[bytes]:
-    """Start ``argv`` with its output in ``log_path``; it dies when this process dies."""
+    """Start ``argv`` with its output in ``log_path``; it dies when this process dies, and
+    on Linux a terminal's Ctrl-C does not reach it: stop it with :func:`stop`."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as log:
         return subprocess.Popen(
@@ -61,7 +69,7 @@ def spawn(
             stderr=subprocess.STDOUT,
             env=env,
             close_fds=True,
-            preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,  # noqa: PLW1509
+            preexec_fn=_prepare_child if sys.platform.startswith("linux") else None,  # noqa: PLW1509
         )
 
 

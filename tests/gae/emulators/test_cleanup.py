@@ -71,6 +71,12 @@ def test_killing_only_the_parent_stops_its_emulators(tmp_path: Path) -> None:
             f"""
             import json, time
             from gae.emulators import Emulators
+
+            def answers(member):
+                try:
+                    return member.process.poll() is None and member.is_healthy()
+                except OSError:
+                    return False
             group = Emulators("orphan-demo", datastore=True, storage=True)
             group.start()
             with open({str(pid_file)!r}, "w") as f:
@@ -163,3 +169,65 @@ def test_cli_reports_missing_cloud_cli_without_traceback(tmp_path: Path) -> None
     assert result.returncode == 1
     assert "apt-get install google-cloud-cli-datastore-emulator" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_ctrl_c_reaches_the_app_and_not_the_emulators(tmp_path: Path) -> None:
+    # A terminal's Ctrl-C signals its whole foreground group. The emulators must outlive
+    # the app (the Datastore emulator's save at exit fails if a write arrives meanwhile):
+    # the app sees KeyboardInterrupt while every emulator still answers, then stops them.
+    report = tmp_path / "report.json"
+    (tmp_path / "app.py").write_text(
+        textwrap.dedent(
+            f"""
+            import json, time
+            from gae.emulators import Emulators
+
+            def answers(member):
+                try:
+                    return member.process.poll() is None and member.is_healthy()
+                except OSError:
+                    return False
+
+            groups = [
+                Emulators("sigint-demo", data_dir={str(tmp_path)!r} + "/" + backend,
+                          storage_backend=backend, tasks_target="127.0.0.1:9")
+                for backend in ("fake-gcs-server", "gcp-storage-emulator")
+            ]
+            members = [m for g in groups for m in g.members]
+            try:
+                for group in groups:
+                    group.start()
+                print("ready", flush=True)
+                time.sleep(120)
+            except KeyboardInterrupt:
+                answering = [(m.name, answers(m)) for m in members]
+                for group in groups:
+                    group.stop()
+                with open({str(report)!r}, "w") as f:
+                    json.dump({{"answering": answering, "pids": [m.pid for m in members],
+                               "saved": [g.datastore.saved for g in groups]}}, f)
+            """
+        ),
+        encoding="utf-8",
+    )
+    proc = subprocess.Popen(
+        [sys.executable, str(tmp_path / "app.py")],
+        stdout=subprocess.PIPE,
+        start_new_session=True,  # its own foreground group, as in a terminal
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline() == b"ready\n"
+        os.killpg(proc.pid, signal.SIGINT)
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
+    result = json.loads(report.read_text(encoding="utf-8"))
+    assert all(answered for _, answered in result["answering"]), result["answering"]
+    assert len(result["answering"]) == 6
+    assert result["saved"] == [True, True]
+    assert not any(pid_alive(pid) for pid in result["pids"])
