@@ -97,12 +97,9 @@ class Stack:
         """The server's environment: ours, less App Engine's, plus the emulators'."""
         datastore = self.datastore.env
         if self.datastore_link is not None:
-            address = f"{HOST}:{self.datastore_link.port}"
-            datastore.update(
-                DATASTORE_EMULATOR_HOST=address,
-                DATASTORE_EMULATOR_HOST_PATH=f"{address}/datastore",
-                DATASTORE_HOST=f"http://{address}",
-            )
+            # Every variable that holds the emulator's address gets the link's instead.
+            direct, linked = f"{HOST}:{self.datastore.port}", f"{HOST}:{self.datastore_link.port}"
+            datastore = {key: value.replace(direct, linked) for key, value in datastore.items()}
         return {
             **{k: v for k, v in os.environ.items() if not k.startswith(("GAE_", "DATASTORE_"))},
             **datastore,

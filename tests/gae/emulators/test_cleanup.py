@@ -71,12 +71,6 @@ def test_killing_only_the_parent_stops_its_emulators(tmp_path: Path) -> None:
             f"""
             import json, time
             from gae.emulators import Emulators
-
-            def answers(member):
-                try:
-                    return member.process.poll() is None and member.is_healthy()
-                except OSError:
-                    return False
             group = Emulators("orphan-demo", datastore=True, storage=True)
             group.start()
             with open({str(pid_file)!r}, "w") as f:
